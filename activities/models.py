@@ -1,0 +1,297 @@
+"""Inputs and outputs of every activity.
+
+These models cross the workflow/activity boundary, so they are recorded in workflow history: they carry
+ids, references and fingerprints, never a password, JWT, API key, client secret or payment method id.
+They import nothing but pydantic so the workflow sandbox can load them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class AccountRef(_Model):
+    """Names the credentials an activity should use; the secrets stay in the worker's secret store."""
+
+    account_ref: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+
+
+# --- onboarding -------------------------------------------------------------------------------
+
+
+class SignupInput(AccountRef):
+    email: str
+
+
+class SignupOutcome(_Model):
+    user_id: str | None = None
+    already_exists: bool = False
+
+
+class VerifyEmailInput(AccountRef):
+    email: str
+    # A confirmation link delivered by the `confirm_email` signal; None means: read the configured mailbox.
+    # Supabase links are single-use and expire, and this activity consumes the link at once.
+    link: str | None = None
+
+
+class VerifyEmailOutcome(_Model):
+    user_id: str
+    email: str
+    jwt_fingerprint: str
+
+
+class CreateApiKeyInput(AccountRef):
+    name: str
+    scopes: list[str]
+
+
+class ApiKeyOutcome(_Model):
+    key_id: str
+    fingerprint: str
+    scopes: list[str]
+    reused: bool = False
+
+
+class CardOutcome(_Model):
+    setup_intent_id: str | None
+    status: str
+    already_attached: bool = False
+
+
+class BalanceView(_Model):
+    balance_cents: int
+    auto_reload: bool = False
+    reload_threshold_cents: int | None = None
+    reload_amount_cents: int | None = None
+    has_payment_method: bool = False
+
+
+class AwaitBalanceInput(AccountRef):
+    """Poll until the balance reaches `at_least_cents` with a payment method saved (the welcome bonus)."""
+
+    at_least_cents: int
+
+
+class AutoReloadInput(AccountRef):
+    enabled: bool = True
+    threshold_cents: int = 500
+    amount_cents: int = 2500
+
+
+# --- persona setup ------------------------------------------------------------------------------
+
+
+class EnsurePersonaInput(AccountRef):
+    name: str
+    writing_style: str
+    known_persona_id: str | None = None
+
+
+class PersonaView(_Model):
+    id: str
+    name: str
+    created: bool = False
+
+
+class EnsureSourceInput(AccountRef):
+    persona_id: str
+    platform: str
+    username: str
+    automation_mode: str
+
+
+class SourceView(_Model):
+    id: str
+    platform: str
+    username: str
+    automation_mode: str
+    created: bool = False
+    mode_changed: bool = False
+
+
+class EnsureTargetInput(AccountRef):
+    persona_id: str
+    connected_account_id: str | None = None
+    platform: str | None = None
+    username: str | None = None
+
+
+class TargetView(_Model):
+    """`linked` is False when no connected account matches: a human must connect it in the dashboard."""
+
+    linked: bool
+    connected_account_id: str | None = None
+    platform: str | None = None
+    username: str | None = None
+    created: bool = False
+    reason: str | None = None
+
+
+# --- content cycle --------------------------------------------------------------------------------
+
+
+class PersonaInput(AccountRef):
+    persona_id: str
+
+
+class SyncStartedView(_Model):
+    job_ids: list[str]
+
+
+class JobInput(AccountRef):
+    job_id: str
+
+
+class SyncJobView(_Model):
+    id: str
+    status: str
+    source_id: str | None = None
+    new_posts: int | None = None
+    error: str | None = None
+
+
+class PlanCycleInput(AccountRef):
+    persona_id: str
+    # source id -> automation mode, as ensured by the persona workflow
+    source_modes: dict[str, str]
+    limit: int = Field(ge=0)
+    # source post ids the persona workflow already handed to a ContentPostWorkflow
+    handled_source_post_ids: list[str] = Field(default_factory=list)
+
+
+class PlannedPost(_Model):
+    source_post_id: str
+    source_id: str | None
+    automation_mode: str
+    media_type: str
+    caption: str | None = None
+    # a generated post that already exists for this source post (server automation, or our own earlier
+    # generate whose response was lost): the child adopts it instead of generating
+    existing_generated_post_id: str | None = None
+
+
+class CyclePlan(_Model):
+    items: list[PlannedPost]
+    # source posts left for a later cycle (limit reached, or an auto_clone post the server has not generated yet)
+    deferred: int = 0
+
+
+class GenerateInput(AccountRef):
+    persona_id: str
+    source_post_id: str
+
+
+class GenerateOutcome(_Model):
+    generated_post_id: str
+    adopted: bool
+
+
+class FindGeneratedInput(AccountRef):
+    persona_id: str
+    source_post_id: str
+
+
+class GeneratedPostInput(AccountRef):
+    generated_post_id: str
+
+
+class MediaView(_Model):
+    id: str
+    type: str
+    status: str
+    url: str | None = None
+
+
+class GeneratedPostView(_Model):
+    id: str
+    status: str
+    source_post_id: str | None = None
+    caption: str | None = None
+    media: list[MediaView] = Field(default_factory=list)
+    outgoing_post_id: str | None = None
+    failed: bool = False
+
+
+class ApproveOutcome(_Model):
+    outgoing_post_id: str | None
+    sent_to_compose: bool = False
+    already_approved: bool = False
+    reason: str | None = None
+
+
+class RejectInput(GeneratedPostInput):
+    reason: str | None = None
+
+
+class OutgoingPostInput(AccountRef):
+    outgoing_post_id: str
+
+
+class DeliveryView(_Model):
+    id: str
+    connected_account_id: str | None = None
+    platform: str | None = None
+    status: str
+    error: str | None = None
+
+
+class DeliveriesView(_Model):
+    outgoing_post_id: str
+    deliveries: list[DeliveryView]
+
+    @property
+    def published(self) -> int:
+        return sum(1 for d in self.deliveries if d.status == "published")
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for d in self.deliveries if d.status == "failed")
+
+
+# --- error types: what an activity failure means to a workflow -----------------------------------------
+
+
+class ErrorType:
+    """`ApplicationError.type` values raised by activities (the vendor's codes, plus ours)."""
+
+    NOT_READY = "NotReady"  # a polled job is not terminal yet: benign, retried on the poll schedule
+    UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    RATE_LIMITED = "RATE_LIMITED"
+    UPSTREAM_ERROR = "UPSTREAM_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    TRANSPORT_ERROR = "TRANSPORT_ERROR"
+    MALFORMED_RESPONSE = "MALFORMED_RESPONSE"
+    UNEXPECTED_STATUS = "UNEXPECTED_STATUS"
+    CONFIRMATION_LINK = "CONFIRMATION_LINK"  # expired or reused verify link
+    CARD_DECLINED = "CARD_DECLINED"
+    MISSING_SECRET = "MISSING_SECRET"  # the worker's secret store lacks a credential the call needs
+
+
+# Never retried: a human or a code change must fix the cause (DESIGN.md principle 4).
+NON_RETRYABLE_ERROR_TYPES: tuple[str, ...] = (
+    ErrorType.UNAUTHORIZED,
+    ErrorType.FORBIDDEN,
+    ErrorType.INSUFFICIENT_BALANCE,
+    ErrorType.NOT_FOUND,
+    ErrorType.CONFLICT,
+    ErrorType.VALIDATION_ERROR,
+    ErrorType.CONFIRMATION_LINK,
+    ErrorType.CARD_DECLINED,
+    ErrorType.MISSING_SECRET,
+)
+
+# Failures that park a workflow until an operator acts (principle 3), instead of failing it.
+PARK_FOR_BALANCE: frozenset[str] = frozenset({ErrorType.INSUFFICIENT_BALANCE})
+PARK_FOR_CREDENTIALS: frozenset[str] = frozenset(
+    {ErrorType.UNAUTHORIZED, ErrorType.FORBIDDEN, ErrorType.MISSING_SECRET}
+)
