@@ -261,7 +261,8 @@ class PostProgress(_Record):
     parked_reason: str | None = None
     pending_approval: PendingApproval | None = None
     finished: bool = False
-    outcome: str | None = None  # published | partially_published | delivery_failed | rejected | composed | media_failed | failed
+    # published | partially_published | delivery_failed | rejected | composed | media_failed | failed
+    outcome: str | None = None
     cost_cents: int = 0
     generated_by_us: bool = False
     published_deliveries: int = 0
