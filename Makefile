@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
 	@test -x $(BIN)/python || uv venv --quiet --python $(PY) $(VENV)
-	uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	uv pip install --quiet --python $(BIN)/python -r pyproject.toml --extra dev
 	@touch $(STAMP)
 
 venv: $(STAMP)
