@@ -49,7 +49,7 @@ class ManagedProcess:
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        log = open(self.log_path, "ab")  # the child inherits the descriptor; ours is closed below
         try:
             self.proc = subprocess.Popen(
                 self.argv,

@@ -1,0 +1,153 @@
+"""What an operator does to running workflows: start, signal, find, ask.
+
+Each function refuses bad input before it changes anything and raises `OperatorError` with a one-line
+reason, so the CLI can print it and exit non-zero. Workflows are addressed by their meaningful ids
+(`onboarding-<email>`, `persona-<slug>`, `post-<slug>-<source post id>`) or, for posts, by the generated
+post id held in the `ReelMirrorPostId` search attribute.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.models import (
+    ConfirmEmailSignal,
+    OnboardingInput,
+    PersonaConfig,
+    PersonaLoopInput,
+    PersonaStatus,
+    PostProgress,
+    PostRef,
+    RejectSignal,
+    Timing,
+    onboarding_workflow_id,
+)
+from workflows.search_attributes import POST_ID
+
+PERSONA_WORKFLOW = "PersonaLoopWorkflow"
+POST_WORKFLOW = "ContentPostWorkflow"
+ONBOARDING_WORKFLOW = "OnboardingWorkflow"
+
+# Signals an operator may send to a persona by name, with no payload.
+PERSONA_SIGNALS = ("pause", "resume", "topped_up", "credentials_updated")
+
+
+class OperatorError(Exception):
+    """A refusal with a one-line reason that names what to fix."""
+
+
+async def start_onboarding(client: Client, inp: OnboardingInput, task_queue: str) -> WorkflowHandle:
+    """Start (or attach to) the onboarding of `inp.email`: one workflow per address, never two signups."""
+    return await client.start_workflow(
+        ONBOARDING_WORKFLOW,
+        inp,
+        id=onboarding_workflow_id(inp.email),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Onboarding {inp.email} as account '{inp.account_ref}'",
+    )
+
+
+async def confirm_email(client: Client, email: str, link: str) -> None:
+    if not link.startswith(("http://", "https://")):
+        raise OperatorError("the confirmation link must be the http(s) URL from the e-mail")
+    handle = client.get_workflow_handle(onboarding_workflow_id(email))
+    await _require_running(handle, f"no onboarding is running for {email}; start it with `starter.py onboard`")
+    await handle.signal("confirm_email", ConfirmEmailSignal(link=link))
+
+
+async def start_persona(
+    client: Client, account_ref: str, config: PersonaConfig, timing: Timing, task_queue: str
+) -> tuple[WorkflowHandle, bool]:
+    """Start the persona's loop; returns (handle, False) when it is already running (nothing changes)."""
+    sources = ", ".join(f"{s.platform}/{s.username} ({s.automation_mode})" for s in config.sources)
+    try:
+        handle = await client.start_workflow(
+            PERSONA_WORKFLOW,
+            PersonaLoopInput(account_ref=account_ref, config=config, timing=timing),
+            id=config.workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=f"Persona '{config.name}' from {sources}",
+            static_details=(
+                f"**Persona** {config.name}  \n**Account** {account_ref}  \n**Sources** {sources}  \n"
+                f"**Sync every** {config.sync_interval_minutes:g} min, **posts per cycle** {config.posts_per_cycle}, "
+                f"**approval** {config.approval.mode}"
+            ),
+        )
+        return handle, True
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(config.workflow_id), False
+
+
+async def persona_handle(client: Client, slug: str) -> WorkflowHandle:
+    """The running persona workflow `persona-<slug>` (the slug or the whole id are accepted)."""
+    workflow_id = slug if slug.startswith("persona-") else f"persona-{slug}"
+    handle = client.get_workflow_handle(workflow_id)
+    await _require_running(handle, f"no persona '{slug}' is running; `starter.py status` lists them")
+    return handle
+
+
+async def signal_persona(client: Client, slug: str, signal: str) -> None:
+    if signal not in PERSONA_SIGNALS:
+        raise OperatorError(f"unknown signal {signal!r}; use one of: {', '.join(PERSONA_SIGNALS)}")
+    handle = await persona_handle(client, slug)
+    await handle.signal(signal)
+
+
+async def running_personas(client: Client) -> list[WorkflowHandle]:
+    query = f"WorkflowType = '{PERSONA_WORKFLOW}' AND ExecutionStatus = 'Running'"
+    return [client.get_workflow_handle(w.id) async for w in client.list_workflows(query)]
+
+
+async def persona_statuses(client: Client, slug: str | None = None) -> list[PersonaStatus]:
+    handles = [await persona_handle(client, slug)] if slug else await running_personas(client)
+    statuses = []
+    for handle in handles:
+        statuses.append(await handle.query("status", result_type=PersonaStatus))
+    return sorted(statuses, key=lambda s: s.workflow_id)
+
+
+async def find_post(client: Client, post_id: str) -> WorkflowHandle:
+    """The running post workflow for a generated post id (or a post workflow id)."""
+    if not post_id or any(c in post_id for c in "'\"\\ "):
+        raise OperatorError(f"{post_id!r} is not a post id; copy it from `starter.py status`")
+    if post_id.startswith("post-"):
+        handle = client.get_workflow_handle(post_id)
+        await _require_running(handle, f"no post workflow {post_id} is running")
+        return handle
+    query = f"WorkflowType = '{POST_WORKFLOW}' AND {POST_ID.name} = '{post_id}' AND ExecutionStatus = 'Running'"
+    async for execution in client.list_workflows(query):
+        return client.get_workflow_handle(execution.id)
+    raise OperatorError(f"no post {post_id} is waiting in any persona; `starter.py status` lists pending approvals")
+
+
+async def decide(client: Client, post_id: str, *, approve: bool, reason: str | None = None) -> str:
+    """Approve or reject one pending post; refuses posts that are not waiting for a decision."""
+    handle = await find_post(client, post_id)
+    progress = await handle.query("status", result_type=PostProgress)
+    if progress.pending_approval is None:
+        raise OperatorError(
+            f"post {post_id} is not waiting for approval (stage: {progress.stage}); nothing was changed"
+        )
+    gid = progress.generated_post_id or post_id
+    if approve:
+        await handle.signal("approve", PostRef(post_id=gid))
+    else:
+        await handle.signal("reject", RejectSignal(post_id=gid, reason=reason))
+    return handle.id
+
+
+async def _require_running(handle: WorkflowHandle, message: str) -> None:
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise OperatorError(message) from None
+        raise
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        status = description.status.name.lower() if description.status else "unknown"
+        raise OperatorError(f"{message} (workflow {handle.id} is {status})")
