@@ -189,9 +189,20 @@ class AutoReloadConfig(_Strict):
     amount_cents: int = Field(default=2500, gt=0)
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ACCOUNT_REF = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def check_account_ref(value: str) -> str:
+    """Account refs name files in the secret store, so they are restricted to a safe alphabet."""
+    if not _ACCOUNT_REF.match(value):
+        raise ValueError(f"{value!r} is not a valid account name; use 1-64 lower-case letters, digits, '.', '_', '-'")
+    return value
+
+
 class OnboardingInput(_Strict):
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    account_ref: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    email: str
+    account_ref: str
     key_name: str = "reelmirror-temporal"
     scopes: list[str] | None = None  # None: every scope the full loop needs, billing:write included
     attach_card: bool = False
@@ -199,6 +210,18 @@ class OnboardingInput(_Strict):
     # "mailbox": the worker's configured mailbox reader finds the link; "signal": wait for `confirm_email`
     confirmation: Literal["mailbox", "signal"] = "mailbox"
     timing: Timing = Field(default_factory=Timing)
+
+    @field_validator("email")
+    @classmethod
+    def _looks_like_email(cls, v: str) -> str:
+        if not _EMAIL.match(v):
+            raise ValueError(f"{v!r} is not an e-mail address")
+        return v
+
+    @field_validator("account_ref")
+    @classmethod
+    def _safe_account_ref(cls, v: str) -> str:
+        return check_account_ref(v)
 
 
 def onboarding_workflow_id(email: str) -> str:
