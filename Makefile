@@ -29,7 +29,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
 demo: $(STAMP)
-	$(BIN)/python -m demo $(DEMO_ARGS)
+	$(BIN)/python -m devstack.demo $(DEMO_ARGS)
 
 simulator: $(STAMP)
 	$(BIN)/python -m simulator $(SIM_ARGS)
