@@ -1,0 +1,441 @@
+"""The typed async client of the ReelMirror API: one method per endpoint, no retries.
+
+Why no retries here: whether a failed call may be repeated depends on the call (``generate`` is
+charged and not idempotent, a lost ``signup`` counts against the 5-per-day limit) and on durable
+state this package does not have. The Temporal activities own every retry decision; this client
+reports precisely what happened (a typed error per error-table row, ``retry_after_seconds`` from
+the rate-limit headers, and for transport errors whether the request may have been committed).
+
+Why one pooled ``httpx.AsyncClient``: a worker makes many short calls to one host; reusing
+connections saves a TCP (and TLS) handshake per call. :meth:`ReelMirrorClient.with_token` shares
+the pool, so one pool serves the signup (no token), the key creation (JWT) and the loop (``rm_`` key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from reelmirror.errors import (
+    MalformedResponseError,
+    RateLimitInfo,
+    TransportError,
+    error_from_response,
+    parse_rate_limit,
+)
+from reelmirror.models import (
+    ALL_SCOPES,
+    ApiKey,
+    ApproveResult,
+    Balance,
+    ConnectedAccount,
+    GeneratedPost,
+    GenerateResult,
+    OutgoingPost,
+    Persona,
+    PublishingTarget,
+    SetupIntentSecret,
+    SignupResult,
+    Source,
+    SourcePost,
+    SyncJob,
+    SyncStarted,
+    TopupSession,
+)
+
+__all__ = ["DEFAULT_TIMEOUT", "DEFAULT_USER_AGENT", "ReelMirrorClient"]
+
+logger = logging.getLogger("reelmirror.client")
+
+DEFAULT_USER_AGENT = f"reelmirror-temporal/0.1 (+httpx/{httpx.__version__})"
+DEFAULT_TIMEOUT = 30.0
+
+M = TypeVar("M", bound=BaseModel)
+
+_NO_TOKEN = object()  # Sentinel: "use the client's own token" vs an explicit None (no auth header).
+
+
+def _secret_value(token: SecretStr | str | None) -> str | None:
+    if token is None:
+        return None
+    return token.get_secret_value() if isinstance(token, SecretStr) else token
+
+
+def _segment(value: str) -> str:
+    """Quote one path segment, so an id can never add path components or a query."""
+    return quote(str(value), safe="")
+
+
+def _transport_error(exc: httpx.HTTPError, method: str, path: str, secrets: list[str | None]) -> TransportError:
+    """Classify an httpx failure by what it says about the request's fate on the server."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
+        # The request never left this process (or never reached a server): nothing was committed.
+        kind, committed = "connect", False
+    elif isinstance(exc, httpx.TimeoutException):
+        kind, committed = "timeout", True
+    elif isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        kind, committed = "dropped", True
+    else:
+        kind, committed = "network", True
+    detail = str(exc) or type(exc).__name__
+    return TransportError(
+        f"{method} {path}: {type(exc).__name__}: {detail}",
+        kind=kind,
+        may_have_committed=committed,
+        secrets=secrets,
+    )
+
+
+class ReelMirrorClient:
+    """Async client of the ReelMirror API (``base_url`` like ``https://reelmirror.com/api``).
+
+    ``token`` is the ``rm_`` API key for every ``/v1`` call except ``signup`` (no auth) and
+    ``create_api_key`` (the Supabase JWT, passed to that method). Use as an async context manager,
+    or call :meth:`aclose`. A client built on a caller's ``http`` pool never closes that pool.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: SecretStr | str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        http: httpx.AsyncClient | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token: SecretStr | None = None if token is None else SecretStr(_secret_value(token) or "")
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._user_agent = user_agent
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient(timeout=self._timeout)
+        self._last_rate_limit: RateLimitInfo | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ReelMirrorClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool if this client created it (clients from ``with_token`` don't)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    def with_token(self, token: SecretStr | str | None) -> ReelMirrorClient:
+        """A client for the same server with another token, sharing this client's pool.
+
+        The new client does not own the pool: close the original when done, not the copy.
+        """
+        return ReelMirrorClient(
+            self._base_url, token=token, timeout=self._timeout, http=self._http, user_agent=self._user_agent
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL (without a trailing slash)."""
+        return self._base_url
+
+    @property
+    def has_token(self) -> bool:
+        """Whether a token is set (the token itself is never exposed by this object)."""
+        return bool(self._token and self._token.get_secret_value())
+
+    @property
+    def last_rate_limit(self) -> RateLimitInfo | None:
+        """The ``X-RateLimit-*`` headers of the latest response, to pace calls before a 429."""
+        return self._last_rate_limit
+
+    def __repr__(self) -> str:
+        token = "set" if self.has_token else "none"
+        return f"ReelMirrorClient(base_url={self._base_url!r}, token={token})"
+
+    # -- the one request path ----------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+        token: Any = _NO_TOKEN,
+        secrets: Sequence[str | None] = (),
+    ) -> _Reply:
+        """Send one request and return the decoded JSON of a 2xx response; raise a typed error otherwise."""
+        bearer = _secret_value(self._token) if token is _NO_TOKEN else _secret_value(token)
+        secret_list = [bearer, *secrets]
+        headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                method,
+                self._base_url + path,
+                json=body,
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
+                follow_redirects=False,
+            )
+        except httpx.HTTPError as exc:
+            logger.debug("%s %s failed after %.1f ms: %s", method, path, _ms(started), type(exc).__name__)
+            raise _transport_error(exc, method, path, secret_list) from exc
+        logger.debug("%s %s -> %d in %.1f ms", method, path, response.status_code, _ms(started))
+
+        now = time.time()
+        rate_limit = parse_rate_limit(response.headers, now)
+        if rate_limit is not None:
+            self._last_rate_limit = rate_limit
+        if not response.is_success:
+            raise error_from_response(
+                response.status_code, response.headers, response.content, now=now, secrets=secret_list
+            )
+        try:
+            return _Reply(response.status_code, json.loads(response.content))
+        except (ValueError, UnicodeDecodeError):
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            raise MalformedResponseError(
+                f"{method} {path}: response body was not JSON ({kind}, {len(response.content)} bytes)",
+                status=response.status_code,
+                rate_limit=rate_limit,
+            ) from None
+
+    # -- envelope parsing --------------------------------------------------------------------
+
+    @staticmethod
+    def _parse(model: type[M], payload: Any, where: str, status: int) -> M:
+        """Validate ``payload`` as ``model``; missing/invalid fields become MalformedResponseError.
+
+        The message lists field locations and error types only, never input values: a body that
+        lacks ``id`` may still carry a key, and pydantic's own message would print it.
+        """
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['type']}" for err in exc.errors()
+            )
+            raise MalformedResponseError(
+                f"{where}: response does not match {model.__name__} ({problems})", status=status
+            ) from None
+
+    def _bare(self, model: type[M], reply: _Reply, where: str) -> M:
+        """A body that is the object itself (the guide's ``.job_ids``, ``.generated_post_id``, ...)."""
+        return self._parse(model, reply.payload, where, reply.status)
+
+    def _enveloped(self, model: type[M], reply: _Reply, key: str, where: str) -> M:
+        """A body wrapping the object under ``key`` (``.data`` or, for publishing posts, ``.post``)."""
+        return self._parse(model, _member(reply, key, where), where, reply.status)
+
+    def _data(self, model: type[M], reply: _Reply, where: str) -> M:
+        return self._enveloped(model, reply, "data", where)
+
+    def _data_list(self, model: type[M], reply: _Reply, where: str) -> list[M]:
+        items = _member(reply, "data", where)
+        if not isinstance(items, list):
+            raise MalformedResponseError(f"{where}: 'data' is not a list", status=reply.status)
+        return [self._parse(model, item, where, reply.status) for item in items]
+
+    # -- account and billing -----------------------------------------------------------------
+
+    async def signup(self, email: str, password: SecretStr | str) -> SignupResult:
+        """``POST /v1/auth/signup`` without auth. Never repeat blindly: 5 signups per IP per 24 h;
+        a second signup of the same e-mail answers 409 (that is how a lost response is recognised)."""
+        secret = _secret_value(password)
+        reply = await self._request(
+            "POST",
+            "/v1/auth/signup",
+            body={"email": email, "password": secret},
+            token=None,
+            secrets=[secret],
+        )
+        return self._bare(SignupResult, reply, "signup")
+
+    async def create_api_key(self, jwt: SecretStr | str, name: str, scopes: Sequence[str] = ALL_SCOPES) -> ApiKey:
+        """``POST /v1/api-keys`` authenticated with the Supabase JWT (an ``rm_`` key is refused there)."""
+        reply = await self._request("POST", "/v1/api-keys", body={"name": name, "scopes": list(scopes)}, token=jwt)
+        return self._bare(ApiKey, reply, "create_api_key")
+
+    async def create_setup_intent(self) -> SetupIntentSecret:
+        """``POST /v1/billing/setup-intent``: a SetupIntent's client secret, for Stripe confirmation."""
+        reply = await self._request("POST", "/v1/billing/setup-intent")
+        return self._bare(SetupIntentSecret, reply, "create_setup_intent")
+
+    async def get_balance(self) -> Balance:
+        """``GET /v1/billing/balance``."""
+        reply = await self._request("GET", "/v1/billing/balance")
+        return self._data(Balance, reply, "get_balance")
+
+    async def update_balance(
+        self,
+        auto_reload: bool,
+        reload_threshold_cents: int | None = None,
+        reload_amount_cents: int | None = None,
+    ) -> Balance:
+        """``PATCH /v1/billing/balance``: auto-reload settings (400 without a saved payment method).
+
+        ``None`` thresholds are left out of the body, so the server keeps its current values.
+        """
+        body: dict[str, Any] = {"auto_reload": auto_reload}
+        if reload_threshold_cents is not None:
+            body["reload_threshold_cents"] = reload_threshold_cents
+        if reload_amount_cents is not None:
+            body["reload_amount_cents"] = reload_amount_cents
+        reply = await self._request("PATCH", "/v1/billing/balance", body=body)
+        return self._data(Balance, reply, "update_balance")
+
+    async def create_topup(self, amount_cents: int) -> TopupSession:
+        """``POST /v1/billing/topup``: a Checkout URL that a human must complete."""
+        reply = await self._request("POST", "/v1/billing/topup", body={"amount_cents": amount_cents})
+        return self._bare(TopupSession, reply, "create_topup")
+
+    # -- personas and sources ----------------------------------------------------------------
+
+    async def create_persona(self, name: str, writing_style: str) -> Persona:
+        """``POST /v1/personas``. Names are not unique: list first if "my" persona may exist."""
+        reply = await self._request("POST", "/v1/personas", body={"name": name, "writing_style": writing_style})
+        return self._data(Persona, reply, "create_persona")
+
+    async def list_personas(self) -> list[Persona]:
+        """``GET /v1/personas``."""
+        return self._data_list(Persona, await self._request("GET", "/v1/personas"), "list_personas")
+
+    async def get_persona(self, id: str) -> Persona:
+        """``GET /v1/personas/{id}``."""
+        reply = await self._request("GET", f"/v1/personas/{_segment(id)}")
+        return self._data(Persona, reply, "get_persona")
+
+    async def add_source(
+        self, persona_id: str, platform: str, username: str, automation_mode: str = "sync_only"
+    ) -> Source:
+        """``POST /v1/personas/{id}/sources``; the same platform+username twice is 409 (already there)."""
+        reply = await self._request(
+            "POST",
+            f"/v1/personas/{_segment(persona_id)}/sources",
+            body={"platform": platform, "username": username, "automation_mode": automation_mode},
+        )
+        return self._data(Source, reply, "add_source")
+
+    async def update_source(self, persona_id: str, source_id: str, automation_mode: str) -> Source:
+        """``PATCH /v1/personas/{id}/sources/{source_id}``: change the automation mode."""
+        reply = await self._request(
+            "PATCH",
+            f"/v1/personas/{_segment(persona_id)}/sources/{_segment(source_id)}",
+            body={"automation_mode": automation_mode},
+        )
+        return self._data(Source, reply, "update_source")
+
+    async def list_sources(self, persona_id: str) -> list[Source]:
+        """``GET /v1/personas/{id}/sources`` (with ``last_synced_at``)."""
+        reply = await self._request("GET", f"/v1/personas/{_segment(persona_id)}/sources")
+        return self._data_list(Source, reply, "list_sources")
+
+    # -- publishing accounts and targets -----------------------------------------------------
+
+    async def list_publishing_accounts(self) -> list[ConnectedAccount]:
+        """``GET /v1/publishing/accounts``: accounts a human connected in the dashboard."""
+        reply = await self._request("GET", "/v1/publishing/accounts")
+        return self._data_list(ConnectedAccount, reply, "list_publishing_accounts")
+
+    async def add_publishing_target(self, persona_id: str, connected_account_id: str) -> PublishingTarget:
+        """``POST /v1/personas/{id}/publishing-targets``; the same account twice is 409."""
+        reply = await self._request(
+            "POST",
+            f"/v1/personas/{_segment(persona_id)}/publishing-targets",
+            body={"connected_account_id": connected_account_id},
+        )
+        return self._data(PublishingTarget, reply, "add_publishing_target")
+
+    async def list_publishing_targets(self, persona_id: str) -> list[PublishingTarget]:
+        """``GET /v1/personas/{id}/publishing-targets``."""
+        reply = await self._request("GET", f"/v1/personas/{_segment(persona_id)}/publishing-targets")
+        return self._data_list(PublishingTarget, reply, "list_publishing_targets")
+
+    # -- sync --------------------------------------------------------------------------------
+
+    async def sync_persona(self, persona_id: str) -> SyncStarted:
+        """``POST /v1/personas/{id}/sync``: one job per source (``skipped`` within 15 minutes)."""
+        reply = await self._request("POST", f"/v1/personas/{_segment(persona_id)}/sync")
+        return self._bare(SyncStarted, reply, "sync_persona")
+
+    async def get_sync_job(self, job_id: str) -> SyncJob:
+        """``GET /v1/sync-jobs/{id}`` (``.data.status``)."""
+        reply = await self._request("GET", f"/v1/sync-jobs/{_segment(job_id)}")
+        return self._data(SyncJob, reply, "get_sync_job")
+
+    async def list_source_posts(self, persona_id: str) -> list[SourcePost]:
+        """``GET /v1/personas/{id}/source-posts``."""
+        reply = await self._request("GET", f"/v1/personas/{_segment(persona_id)}/source-posts")
+        return self._data_list(SourcePost, reply, "list_source_posts")
+
+    # -- generation and publishing -----------------------------------------------------------
+
+    async def generate(self, source_post_id: str, persona_id: str) -> GenerateResult:
+        """``POST /v1/generate``: charged and NOT idempotent; check :meth:`list_generated_posts` first."""
+        reply = await self._request(
+            "POST", "/v1/generate", body={"source_post_id": source_post_id, "persona_id": persona_id}
+        )
+        return self._bare(GenerateResult, reply, "generate")
+
+    async def get_generated_post(self, id: str) -> GeneratedPost:
+        """``GET /v1/generated-posts/{id}`` (``.data.media_items[].status``)."""
+        reply = await self._request("GET", f"/v1/generated-posts/{_segment(id)}")
+        return self._data(GeneratedPost, reply, "get_generated_post")
+
+    async def list_generated_posts(self, persona_id: str, source_post_id: str | None = None) -> list[GeneratedPost]:
+        """``GET /v1/personas/{id}/generated-posts[?source_post_id=]``: the dedup check before generate."""
+        params = {"source_post_id": source_post_id} if source_post_id is not None else None
+        reply = await self._request("GET", f"/v1/personas/{_segment(persona_id)}/generated-posts", params=params)
+        return self._data_list(GeneratedPost, reply, "list_generated_posts")
+
+    async def approve(self, id: str) -> ApproveResult:
+        """``POST /v1/generated-posts/{id}/approve`` (400 when the persona has no publishing targets)."""
+        reply = await self._request("POST", f"/v1/generated-posts/{_segment(id)}/approve")
+        return self._bare(ApproveResult, reply, "approve")
+
+    async def reject(self, id: str, reason: str | None = None) -> GeneratedPost:
+        """``POST /v1/generated-posts/{id}/reject`` with an optional reason."""
+        body = {"reason": reason} if reason is not None else {}
+        reply = await self._request("POST", f"/v1/generated-posts/{_segment(id)}/reject", body=body)
+        return self._data(GeneratedPost, reply, "reject")
+
+    async def send_to_compose(self, id: str) -> GeneratedPost:
+        """``POST /v1/generated-posts/{id}/send-to-compose``: park the post for a human's composer."""
+        reply = await self._request("POST", f"/v1/generated-posts/{_segment(id)}/send-to-compose")
+        return self._data(GeneratedPost, reply, "send_to_compose")
+
+    async def get_publishing_post(self, outgoing_post_id: str) -> OutgoingPost:
+        """``GET /v1/publishing/posts/{id}`` (``.post.deliveries[].status``)."""
+        reply = await self._request("GET", f"/v1/publishing/posts/{_segment(outgoing_post_id)}")
+        return self._enveloped(OutgoingPost, reply, "post", "get_publishing_post")
+
+
+class _Reply:
+    """A decoded 2xx response: the status is kept so a malformed body's error can report it."""
+
+    __slots__ = ("payload", "status")
+
+    def __init__(self, status: int, payload: Any) -> None:
+        self.status = status
+        self.payload = payload
+
+
+def _member(reply: _Reply, key: str, where: str) -> Any:
+    if not isinstance(reply.payload, dict) or key not in reply.payload:
+        raise MalformedResponseError(f"{where}: response lacks the {key!r} envelope", status=reply.status)
+    return reply.payload[key]
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
