@@ -62,6 +62,14 @@ def fail(message: str, code: int = 2) -> None:
     _finish(code)
 
 
+def _refuse_early(check: Callable[[], object]) -> None:
+    """Validate before connecting, so bad input never reaches Temporal."""
+    try:
+        check()
+    except ops.OperatorError as exc:
+        fail(str(exc))
+
+
 def run(action: Callable[[Client], Awaitable[T]]) -> T:
     """Connect, run one operation, and turn every expected failure into one line and an exit code."""
 
@@ -81,6 +89,9 @@ def run(action: Callable[[Client], Awaitable[T]]) -> T:
     except KeyboardInterrupt:
         _finish(130)
     raise AssertionError("unreachable")
+
+
+ONBOARD_FLAGS = {"email": "--email", "account_ref": "--account", "confirmation": "--confirmation"}
 
 
 @app.command()
@@ -106,7 +117,7 @@ def onboard(
             timing=Timing(time_scale=time_scale),
         )  # fmt: skip
     except ValidationError as exc:
-        fail(describe_validation_error(exc, {"email": "--email", "account_ref": "--account", "timing": "--time-scale"}))
+        fail(describe_validation_error(exc, ONBOARD_FLAGS))
 
     async def action(client: Client) -> None:
         handle = await ops.start_onboarding(client, inp, task_queue())
@@ -122,6 +133,7 @@ def onboard(
 @app.command("confirm-email")
 def confirm_email(email: str, link: str) -> None:
     """Hand the confirmation link from the e-mail to an onboarding started with --confirmation signal."""
+    _refuse_early(lambda: ops.check_link(link))
     run(lambda client: ops.confirm_email(client, email, link))
     print(f"confirmation link sent to the onboarding of {email}")
     _finish(0)
@@ -161,6 +173,7 @@ def persona_start(
 @app.command()
 def approve(post_id: str) -> None:
     """Approve a post that waits for a decision (POST_ID from `status`)."""
+    _refuse_early(lambda: ops.check_post_id(post_id))
     workflow_id = run(lambda client: ops.decide(client, post_id, approve=True))
     print(f"approved {post_id} ({workflow_id})")
     _finish(0)
@@ -169,6 +182,7 @@ def approve(post_id: str) -> None:
 @app.command()
 def reject(post_id: str, reason: Annotated[str, typer.Option(help="Why, kept with the post.")] = "") -> None:
     """Reject a post that waits for a decision."""
+    _refuse_early(lambda: ops.check_post_id(post_id))
     workflow_id = run(lambda client: ops.decide(client, post_id, approve=False, reason=reason or None))
     print(f"rejected {post_id} ({workflow_id})")
     _finish(0)

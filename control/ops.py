@@ -51,9 +51,21 @@ async def start_onboarding(client: Client, inp: OnboardingInput, task_queue: str
     )
 
 
-async def confirm_email(client: Client, email: str, link: str) -> None:
+def check_link(link: str) -> str:
     if not link.startswith(("http://", "https://")):
         raise OperatorError("the confirmation link must be the http(s) URL from the e-mail")
+    return link
+
+
+def check_post_id(post_id: str) -> str:
+    """Post ids go into a visibility query: refuse anything that is not a plain id before it gets there."""
+    if not post_id or any(c in post_id for c in "'\"\\ "):
+        raise OperatorError(f"{post_id!r} is not a post id; copy it from `starter.py status`")
+    return post_id
+
+
+async def confirm_email(client: Client, email: str, link: str) -> None:
+    check_link(link)
     handle = client.get_workflow_handle(onboarding_workflow_id(email))
     await _require_running(handle, f"no onboarding is running for {email}; start it with `starter.py onboard`")
     await handle.signal("confirm_email", ConfirmEmailSignal(link=link))
@@ -113,8 +125,7 @@ async def persona_statuses(client: Client, slug: str | None = None) -> list[Pers
 
 async def find_post(client: Client, post_id: str) -> WorkflowHandle:
     """The running post workflow for a generated post id (or a post workflow id)."""
-    if not post_id or any(c in post_id for c in "'\"\\ "):
-        raise OperatorError(f"{post_id!r} is not a post id; copy it from `starter.py status`")
+    check_post_id(post_id)
     if post_id.startswith("post-"):
         handle = client.get_workflow_handle(post_id)
         await _require_running(handle, f"no post workflow {post_id} is running")
