@@ -189,6 +189,9 @@ class GenerateInput(AccountRef):
 class GenerateOutcome(_Model):
     generated_post_id: str
     adopted: bool
+    # who made the post: "api" (a generate call: ours, possibly an earlier attempt whose answer was lost,
+    # so it was charged to us) or the server's automation ("auto_clone", "auto_publish"); None if unknown
+    origin: str | None = None
 
 
 class FindGeneratedInput(AccountRef):

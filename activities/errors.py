@@ -1,0 +1,189 @@
+"""The ONE error table: every failure an activity can meet, as a Temporal `ApplicationError`.
+
+Why a table keyed by exception class: the vendor's error table (DESIGN.md principle 4) becomes data that
+a test walks row by row, instead of `if status == ...` scattered over twenty activities. Each row says
+the `ApplicationError.type` (an `ErrorType` constant the workflows branch on), whether Temporal may
+retry, and which delay rule overrides the retry policy's backoff for the next attempt:
+
+* `POLICY`: the activity's retry policy decides (exponential backoff for 502 and network errors);
+* `SERVER_RESET`: a 429 waits for the reset the server announced, at least one second;
+* `SERVICE_UNAVAILABLE`: a 503 waits the configured seconds (the guide's 60 s).
+
+Every activity method is wrapped in `translated`, so nothing but an `ApplicationError` (or a bug) leaves
+it. Messages are the client's, already redacted: no secret reaches workflow history.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+from activities.mailbox import MailboxError
+from activities.models import ErrorType
+from activities.secrets import MissingSecretError, SecretStoreError
+from activities.settings import ActivitySettings
+from reelmirror.errors import (
+    ConfirmationLinkError,
+    ConflictError,
+    ForbiddenError,
+    InsufficientBalanceError,
+    MalformedResponseError,
+    NotFoundError,
+    RateLimitedError,
+    ReelMirrorError,
+    ServiceUnavailableError,
+    StripeConfirmationError,
+    TransportError,
+    UnauthorizedError,
+    UnexpectedStatusError,
+    UpstreamError,
+    ValidationFailedError,
+)
+
+__all__ = [
+    "ERROR_TABLE",
+    "MIN_RATE_LIMIT_DELAY",
+    "DelayRule",
+    "ErrorRow",
+    "not_ready",
+    "row_for",
+    "to_application_error",
+    "translated",
+]
+
+#: A 429 never retries sooner than this, even when the reset is "now" (clock skew, a reset of 0).
+MIN_RATE_LIMIT_DELAY = timedelta(seconds=1)
+
+
+class DelayRule(enum.Enum):
+    POLICY = "policy"
+    SERVER_RESET = "server_reset"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    type: str
+    retryable: bool
+    delay: DelayRule = DelayRule.POLICY
+
+
+ERROR_TABLE: dict[type[Exception], ErrorRow] = {
+    UnauthorizedError: ErrorRow(ErrorType.UNAUTHORIZED, retryable=False),
+    ForbiddenError: ErrorRow(ErrorType.FORBIDDEN, retryable=False),
+    InsufficientBalanceError: ErrorRow(ErrorType.INSUFFICIENT_BALANCE, retryable=False),
+    NotFoundError: ErrorRow(ErrorType.NOT_FOUND, retryable=False),
+    # Where 409 means "already exists" the activity handles it before it gets here.
+    ConflictError: ErrorRow(ErrorType.CONFLICT, retryable=False),
+    ValidationFailedError: ErrorRow(ErrorType.VALIDATION_ERROR, retryable=False),
+    RateLimitedError: ErrorRow(ErrorType.RATE_LIMITED, retryable=True, delay=DelayRule.SERVER_RESET),
+    UpstreamError: ErrorRow(ErrorType.UPSTREAM_ERROR, retryable=True),
+    ServiceUnavailableError: ErrorRow(
+        ErrorType.SERVICE_UNAVAILABLE, retryable=True, delay=DelayRule.SERVICE_UNAVAILABLE
+    ),
+    TransportError: ErrorRow(ErrorType.TRANSPORT_ERROR, retryable=True),
+    MalformedResponseError: ErrorRow(ErrorType.MALFORMED_RESPONSE, retryable=True),
+    UnexpectedStatusError: ErrorRow(ErrorType.UNEXPECTED_STATUS, retryable=True),
+    ConfirmationLinkError: ErrorRow(ErrorType.CONFIRMATION_LINK, retryable=False),
+    StripeConfirmationError: ErrorRow(ErrorType.CARD_DECLINED, retryable=False),
+    # The worker's own state: a missing or unsafe secret file needs an operator, like a bad key.
+    MissingSecretError: ErrorRow(ErrorType.MISSING_SECRET, retryable=False),
+    SecretStoreError: ErrorRow(ErrorType.MISSING_SECRET, retryable=False),
+    # An unreachable mailbox is a transport problem of its own kind: retry with backoff.
+    MailboxError: ErrorRow(ErrorType.TRANSPORT_ERROR, retryable=True),
+    # Any other ReelMirrorError (a future subclass): treat like an unexpected status.
+    ReelMirrorError: ErrorRow(ErrorType.UNEXPECTED_STATUS, retryable=True),
+}
+
+
+def row_for(exc: BaseException) -> ErrorRow | None:
+    """The row of the most specific class of `exc` in the table (so subclasses inherit a row), or None."""
+    for cls in type(exc).__mro__:
+        row = ERROR_TABLE.get(cls)  # type: ignore[call-overload]
+        if row is not None:
+            return row
+    return None
+
+
+def _delay(row: ErrorRow, exc: BaseException, settings: ActivitySettings) -> timedelta | None:
+    if row.delay is DelayRule.SERVICE_UNAVAILABLE:
+        return timedelta(seconds=settings.service_unavailable_retry_seconds)
+    if row.delay is DelayRule.SERVER_RESET:
+        seconds = getattr(exc, "retry_after_seconds", None)
+        if seconds is None:
+            return None  # the server gave no hint: the policy's exponential backoff
+        return max(timedelta(seconds=seconds), MIN_RATE_LIMIT_DELAY)
+    return None
+
+
+def to_application_error(exc: BaseException, settings: ActivitySettings) -> ApplicationError:
+    """Translate one exception through the table; raises LookupError for an exception outside it (a bug)."""
+    row = row_for(exc)
+    if row is None:
+        raise LookupError(f"{type(exc).__name__} has no row in the error table")
+    return ApplicationError(
+        str(exc),
+        type=row.type,
+        non_retryable=not row.retryable,
+        next_retry_delay=_delay(row, exc, settings),
+    )
+
+
+def not_ready(message: str) -> ApplicationError:
+    """A polled job is not finished: benign (no error log, no failed-attempt noise), retried on the poll schedule."""
+    return ApplicationError(message, type=ErrorType.NOT_READY, category=ApplicationErrorCategory.BENIGN)
+
+
+class _HasSettings(Protocol):
+    settings: ActivitySettings
+
+
+S = TypeVar("S", bound=_HasSettings)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def translated(
+    fn: Callable[Concatenate[S, P], Awaitable[R]],
+) -> Callable[Concatenate[S, P], Awaitable[R]]:
+    """Wrap an activity method: exceptions of the table leave it as `ApplicationError`s.
+
+    `ApplicationError`s raised on purpose (`not_ready`, a deliberate non-retryable) pass through as they
+    are; anything outside the table is a bug and propagates unchanged for Temporal to report.
+    """
+
+    @functools.wraps(fn)
+    async def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(self, *args, **kwargs)
+        except ApplicationError:
+            raise
+        except Exception as exc:
+            if row_for(exc) is None:
+                raise
+            error = to_application_error(exc, self.settings)
+            _log(error)
+            raise error from exc
+
+    return wrapper
+
+
+def _log(error: ApplicationError) -> None:
+    if not activity.in_activity():
+        return
+    if error.non_retryable:
+        activity.logger.warning("activity failed, not retried: %s: %s", error.type, error.message)
+    else:
+        activity.logger.info(
+            "activity attempt failed, will retry: %s: %s (next delay %s)",
+            error.type,
+            error.message,
+            error.next_retry_delay or "per policy",
+        )

@@ -1,0 +1,147 @@
+"""Persona setup activities: make the persona, its sources and publishing targets exist, exactly once.
+
+"Ensure" rather than "create": the persona workflow runs these at every start and after every
+continue-as-new, and any attempt may follow one whose answer was lost, so each activity first finds
+what already exists (by id, by name, by a 409) and only then creates what is missing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.base import ActivityBase, heartbeat
+from activities.errors import translated
+from activities.models import (
+    EnsurePersonaInput,
+    EnsureSourceInput,
+    EnsureTargetInput,
+    ErrorType,
+    PersonaView,
+    SourceView,
+    TargetView,
+)
+from activities.views import source_view
+from reelmirror.errors import ConflictError
+from reelmirror.models import ConnectedAccount, Persona, Source
+
+__all__ = ["PersonaActivities", "same_username"]
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def same_username(a: str, b: str) -> bool:
+    """Platform handles compare without case and without a leading `@`."""
+    return a.lstrip("@").casefold() == b.lstrip("@").casefold()
+
+
+def _oldest(personas: list[Persona]) -> Persona:
+    return min(personas, key=lambda p: (p.created_at or _EPOCH, p.id))
+
+
+class PersonaActivities(ActivityBase):
+    @activity.defn(name="ensure_persona")
+    @translated
+    async def ensure_persona(self, input: EnsurePersonaInput) -> PersonaView:
+        """Known id: read it. Else the oldest persona with this name. Else create one.
+
+        Names are not unique server-side, so a create whose answer was lost is found by name on the
+        retry; several matches (made by hand) resolve to the oldest, the same one every time.
+        """
+        client = self._account_client(input.account_ref)
+        if input.known_persona_id:
+            persona = await client.get_persona(input.known_persona_id)
+            return PersonaView(id=persona.id, name=persona.name)
+        matches = [p for p in await client.list_personas() if p.name == input.name]
+        if matches:
+            persona = _oldest(matches)
+            if len(matches) > 1:
+                activity.logger.warning(
+                    "%d personas are named %r; using the oldest, %s", len(matches), input.name, persona.id
+                )
+            return PersonaView(id=persona.id, name=persona.name)
+        heartbeat("creating persona")
+        persona = await client.create_persona(input.name, input.writing_style)
+        activity.logger.info("created persona %s (%r)", persona.id, persona.name)
+        return PersonaView(id=persona.id, name=persona.name, created=True)
+
+    @activity.defn(name="ensure_source")
+    @translated
+    async def ensure_source(self, input: EnsureSourceInput) -> SourceView:
+        """Add the source; on 409 (it exists) find it and PATCH its automation mode if it differs."""
+        client = self._account_client(input.account_ref)
+        try:
+            source = await client.add_source(input.persona_id, input.platform, input.username, input.automation_mode)
+        except ConflictError:
+            heartbeat("source exists: reconciling")
+            existing = _find_source(await client.list_sources(input.persona_id), input.platform, input.username)
+            if existing is None:
+                raise ApplicationError(
+                    f"the server reports {input.platform}/{input.username} as a duplicate but does not list it",
+                    type=ErrorType.CONFLICT,
+                    non_retryable=True,
+                ) from None
+            if existing.automation_mode == input.automation_mode:
+                return source_view(existing)
+            heartbeat("changing automation mode")
+            updated = await client.update_source(input.persona_id, existing.id, input.automation_mode)
+            activity.logger.info(
+                "source %s: automation mode %s -> %s", existing.id, existing.automation_mode, updated.automation_mode
+            )
+            return source_view(updated, mode_changed=True)
+        activity.logger.info("added source %s (%s/%s)", source.id, source.platform, source.username)
+        return source_view(source, created=True)
+
+    @activity.defn(name="ensure_publishing_target")
+    @translated
+    async def ensure_publishing_target(self, input: EnsureTargetInput) -> TargetView:
+        """Link a connected account to the persona. A bot cannot connect accounts (OAuth in the dashboard),
+        so no matching account is reported as `linked=False` with the reason, not raised."""
+        client = self._account_client(input.account_ref)
+        account = _find_account(await client.list_publishing_accounts(), input)
+        if account is None:
+            wanted = input.connected_account_id or f"{input.platform}/{input.username}"
+            return TargetView(
+                linked=False,
+                connected_account_id=input.connected_account_id,
+                platform=input.platform,
+                username=input.username,
+                reason=f"no connected account {wanted}: connect it in the ReelMirror dashboard",
+            )
+        view = TargetView(
+            linked=True, connected_account_id=account.id, platform=account.platform, username=account.username
+        )
+        heartbeat("listing targets")
+        targets = await client.list_publishing_targets(input.persona_id)
+        if any(t.connected_account_id == account.id for t in targets):
+            return view
+        try:
+            await client.add_publishing_target(input.persona_id, account.id)
+        except ConflictError:
+            return view  # linked meanwhile (or by our own attempt whose answer was lost)
+        activity.logger.info("linked %s/%s to persona %s", account.platform, account.username, input.persona_id)
+        return view.model_copy(update={"created": True})
+
+
+def _find_source(sources: list[Source], platform: str, username: str) -> Source | None:
+    for source in sources:
+        if source.platform == platform and same_username(source.username, username):
+            return source
+    return None
+
+
+def _find_account(accounts: list[ConnectedAccount], wanted: EnsureTargetInput) -> ConnectedAccount | None:
+    for account in accounts:
+        if wanted.connected_account_id:
+            if account.id == wanted.connected_account_id:
+                return account
+        elif (
+            wanted.platform
+            and wanted.username
+            and account.platform == wanted.platform
+            and same_username(account.username, wanted.username)
+        ):
+            return account
+    return None

@@ -1,0 +1,146 @@
+"""Generated-post and publishing activities: wait for media, approve or reject once, follow deliveries.
+
+Approve publishes to every target: a second approve would publish twice, so `approve_post` reads the
+post before acting and treats "already publishing" as success. When the persona has no publishing
+target the post goes to the dashboard's composer for a human, rather than failing.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.base import ActivityBase, heartbeat
+from activities.errors import not_ready, translated
+from activities.models import (
+    ApproveOutcome,
+    DeliveriesView,
+    ErrorType,
+    GeneratedPostInput,
+    GeneratedPostView,
+    OutgoingPostInput,
+    RejectInput,
+)
+from activities.views import POST_SETTLED, deliveries_view, post_view
+from reelmirror.client import ReelMirrorClient
+from reelmirror.errors import ConflictError, ValidationFailedError
+from reelmirror.models import DELIVERY_TERMINAL, GeneratedPost
+
+__all__ = ["PublishingActivities"]
+
+ALREADY_APPROVED = frozenset({"publishing", "published"})
+
+
+class PublishingActivities(ActivityBase):
+    @activity.defn(name="poll_generated_post")
+    @translated
+    async def poll_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
+        """Poll: NotReady while media renders. Failed media is a result (`failed=True`), not an error:
+        the workflow reports the post, it does not retry it."""
+        post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
+        view = post_view(post)
+        if view.failed or post.status in POST_SETTLED or post.all_media_completed:
+            return view
+        done = sum(1 for m in post.media_items if m.status == "completed")
+        raise not_ready(f"generated post {post.id} is {post.status}: {done}/{len(post.media_items)} media completed")
+
+    @activity.defn(name="get_generated_post")
+    @translated
+    async def get_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
+        return post_view(await self._account_client(input.account_ref).get_generated_post(input.generated_post_id))
+
+    @activity.defn(name="await_outgoing_post")
+    @translated
+    async def await_outgoing_post(self, input: GeneratedPostInput) -> GeneratedPostView:
+        """Poll (auto_publish): NotReady until the server approved the post itself (outgoing id set), or the
+        post can no longer be published (failed, rejected, sent to compose)."""
+        post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
+        view = post_view(post)
+        if post.outgoing_post_id or view.failed or post.status in {"rejected", "composing"}:
+            return view
+        raise not_ready(f"generated post {post.id} is {post.status}: not published by the server yet")
+
+    @activity.defn(name="approve_post")
+    @translated
+    async def approve_post(self, input: GeneratedPostInput) -> ApproveOutcome:
+        """Approve once. Already publishing/published -> `already_approved` with its outgoing id; no
+        publishing target (400) -> send to compose; rejected -> VALIDATION_ERROR (nothing to publish)."""
+        client = self._account_client(input.account_ref)
+        post = await client.get_generated_post(input.generated_post_id)
+        settled = _settled_outcome(post)
+        if settled is not None:
+            return settled
+        heartbeat("approving")
+        try:
+            result = await client.approve(post.id)
+        except ConflictError:
+            # Approved meanwhile (our own earlier attempt, or a human): report what it became.
+            heartbeat("re-reading")
+            settled = _settled_outcome(await client.get_generated_post(post.id))
+            if settled is None:
+                raise
+            return settled
+        except ValidationFailedError as exc:
+            heartbeat("checking publishing targets")
+            if not await _lacks_targets(client, post, exc):
+                raise
+            heartbeat("sending to compose")
+            await client.send_to_compose(post.id)
+            reason = f"persona has no publishing target: sent to compose ({exc.message})"
+            activity.logger.info("generated post %s sent to compose: no publishing target", post.id)
+            return ApproveOutcome(outgoing_post_id=None, sent_to_compose=True, reason=reason)
+        activity.logger.info("approved generated post %s -> outgoing post %s", post.id, result.outgoing_post_id)
+        return ApproveOutcome(outgoing_post_id=result.outgoing_post_id)
+
+    @activity.defn(name="reject_post")
+    @translated
+    async def reject_post(self, input: RejectInput) -> GeneratedPostView:
+        """Reject once; an already rejected post is success."""
+        client = self._account_client(input.account_ref)
+        post = await client.get_generated_post(input.generated_post_id)
+        if post.status == "rejected":
+            return post_view(post)
+        heartbeat("rejecting")
+        try:
+            rejected = await client.reject(post.id, input.reason)
+        except (ConflictError, ValidationFailedError):
+            again = await client.get_generated_post(post.id)
+            if again.status != "rejected":
+                raise
+            rejected = again
+        activity.logger.info("rejected generated post %s", post.id)
+        return post_view(rejected)
+
+    @activity.defn(name="poll_deliveries")
+    @translated
+    async def poll_deliveries(self, input: OutgoingPostInput) -> DeliveriesView:
+        """Poll: NotReady until every delivery is published or failed."""
+        outgoing = await self._account_client(input.account_ref).get_publishing_post(input.outgoing_post_id)
+        if not outgoing.all_terminal:
+            done = sum(1 for d in outgoing.deliveries if d.status in DELIVERY_TERMINAL)
+            raise not_ready(f"outgoing post {outgoing.id}: {done}/{len(outgoing.deliveries)} deliveries finished")
+        return deliveries_view(outgoing)
+
+
+def _settled_outcome(post: GeneratedPost) -> ApproveOutcome | None:
+    """The approve outcome a post already has, or None when it still awaits a decision."""
+    if post.status in ALREADY_APPROVED:
+        return ApproveOutcome(outgoing_post_id=post.outgoing_post_id, already_approved=True)
+    if post.status == "composing":
+        return ApproveOutcome(outgoing_post_id=None, sent_to_compose=True, reason="already sent to compose")
+    if post.status == "rejected":
+        raise ApplicationError(
+            f"generated post {post.id} was rejected: it cannot be approved",
+            type=ErrorType.VALIDATION_ERROR,
+            non_retryable=True,
+        )
+    return None
+
+
+async def _lacks_targets(client: ReelMirrorClient, post: GeneratedPost, exc: ValidationFailedError) -> bool:
+    """Whether a 400 on approve means "no publishing targets": the message says so, or the list is empty."""
+    if "target" in exc.message.lower():
+        return True
+    if post.status != "ready":
+        return False  # the 400 is about the post (still generating, failed), not about targets
+    return not await client.list_publishing_targets(post.persona_id)

@@ -1,0 +1,174 @@
+"""The error table, row by row: each client exception -> ApplicationError type, retryability, next delay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
+from activities.mailbox import MailboxError
+from activities.models import NON_RETRYABLE_ERROR_TYPES, ErrorType
+from activities.secrets import MissingSecretError, SecretStoreError
+from activities.settings import ActivitySettings
+from reelmirror import errors as rm
+
+SETTINGS = ActivitySettings(service_unavailable_retry_seconds=7)
+NOW = 1_700_000_000.0
+
+# (exception, expected type, expected non_retryable, expected next_retry_delay)
+ROWS = [
+    (rm.UnauthorizedError("bad key"), ErrorType.UNAUTHORIZED, True, None),
+    (rm.ForbiddenError("missing scope content:write"), ErrorType.FORBIDDEN, True, None),
+    (rm.InsufficientBalanceError("balance 0"), ErrorType.INSUFFICIENT_BALANCE, True, None),
+    (rm.NotFoundError("no such post"), ErrorType.NOT_FOUND, True, None),
+    (rm.ConflictError("duplicate"), ErrorType.CONFLICT, True, None),
+    (rm.ValidationFailedError("bad body"), ErrorType.VALIDATION_ERROR, True, None),
+    (
+        rm.RateLimitedError("slow down", retry_after_seconds=12.5),
+        ErrorType.RATE_LIMITED,
+        False,
+        timedelta(seconds=12.5),
+    ),
+    (rm.UpstreamError("platform down"), ErrorType.UPSTREAM_ERROR, False, None),
+    (rm.ServiceUnavailableError("down"), ErrorType.SERVICE_UNAVAILABLE, False, timedelta(seconds=7)),
+    (rm.TransportError("GET /x: ReadTimeout", kind="timeout"), ErrorType.TRANSPORT_ERROR, False, None),
+    (rm.MalformedResponseError("not JSON", status=200), ErrorType.MALFORMED_RESPONSE, False, None),
+    (rm.UnexpectedStatusError("500", status=500), ErrorType.UNEXPECTED_STATUS, False, None),
+    (rm.ConfirmationLinkError("otp_expired", error_code="otp_expired"), ErrorType.CONFIRMATION_LINK, True, None),
+    (rm.StripeConfirmationError("declined", decline_code="card_declined"), ErrorType.CARD_DECLINED, True, None),
+    (MissingSecretError("acct", "api_key"), ErrorType.MISSING_SECRET, True, None),
+    (SecretStoreError("world-readable"), ErrorType.MISSING_SECRET, True, None),
+    (MailboxError("unreachable"), ErrorType.TRANSPORT_ERROR, False, None),
+]
+
+
+@pytest.mark.parametrize(("exc", "type_", "non_retryable", "delay"), ROWS, ids=lambda v: type(v).__name__)
+def test_each_row(exc: Exception, type_: str, non_retryable: bool, delay: timedelta | None) -> None:
+    error = to_application_error(exc, SETTINGS)
+    assert isinstance(error, ApplicationError)
+    assert error.type == type_
+    assert error.non_retryable is non_retryable
+    assert error.next_retry_delay == delay
+    assert error.category is ApplicationErrorCategory.UNSPECIFIED
+    assert error.message == str(exc)
+
+
+def test_every_table_class_is_exercised() -> None:
+    assert {type(exc) for exc, *_ in ROWS} | {rm.ReelMirrorError} == set(ERROR_TABLE)
+
+
+def test_retryable_matches_the_policies_non_retryable_list() -> None:
+    """A row and the retry policies' non_retryable_error_types must agree, or one of them lies."""
+    for cls, row in ERROR_TABLE.items():
+        assert row.retryable is (row.type not in NON_RETRYABLE_ERROR_TYPES), cls
+
+
+def _rate_limited(headers: dict[str, str]) -> rm.ReelMirrorError:
+    body = b'{"error": {"code": "RATE_LIMITED", "message": "too many requests"}}'
+    return rm.error_from_response(429, headers, body, now=NOW)
+
+
+def test_429_reset_as_unix_time() -> None:
+    exc = _rate_limited({"x-ratelimit-limit": "120", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(NOW + 42)})
+    error = to_application_error(exc, SETTINGS)
+    assert (error.type, error.non_retryable) == (ErrorType.RATE_LIMITED, False)
+    assert error.next_retry_delay == timedelta(seconds=42)
+
+
+def test_429_reset_as_seconds_to_wait() -> None:
+    exc = _rate_limited({"x-ratelimit-limit": "120", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "17"})
+    assert to_application_error(exc, SETTINGS).next_retry_delay == timedelta(seconds=17)
+
+
+def test_429_retry_after_header() -> None:
+    exc = _rate_limited({"retry-after": "9"})
+    assert to_application_error(exc, SETTINGS).next_retry_delay == timedelta(seconds=9)
+
+
+def test_429_reset_now_still_waits_a_second() -> None:
+    exc = _rate_limited({"x-ratelimit-reset": str(NOW - 5)})
+    assert to_application_error(exc, SETTINGS).next_retry_delay == MIN_RATE_LIMIT_DELAY
+
+
+def test_429_without_any_hint_uses_the_policy_backoff() -> None:
+    exc = _rate_limited({})
+    error = to_application_error(exc, SETTINGS)
+    assert error.next_retry_delay is None
+    assert error.non_retryable is False
+
+
+def test_503_uses_the_configured_seconds() -> None:
+    exc = rm.error_from_response(503, {"retry-after": "1"}, b"<html>down</html>", now=NOW)
+    assert isinstance(exc, rm.ServiceUnavailableError)
+    assert to_application_error(exc, ActivitySettings()).next_retry_delay == timedelta(seconds=60)
+    assert to_application_error(exc, SETTINGS).next_retry_delay == timedelta(seconds=7)
+
+
+def test_subclass_inherits_its_parents_row() -> None:
+    class Renamed(rm.InsufficientBalanceError):
+        pass
+
+    assert row_for(Renamed("x")) == ERROR_TABLE[rm.InsufficientBalanceError]
+
+
+def test_exception_outside_the_table_is_a_bug() -> None:
+    with pytest.raises(LookupError):
+        to_application_error(KeyError("x"), SETTINGS)
+
+
+def test_not_ready_is_benign_and_retryable() -> None:
+    error = not_ready("sync job j1 is running")
+    assert error.type == ErrorType.NOT_READY
+    assert error.category is ApplicationErrorCategory.BENIGN
+    assert error.non_retryable is False
+    assert error.message == "sync job j1 is running"
+
+
+class _Host:
+    settings = SETTINGS
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    @translated
+    async def act(self, value: int) -> int:
+        raise self.exc
+
+
+async def test_translated_turns_client_errors_into_application_errors() -> None:
+    secret = "rm_" + "Q" * 30
+    exc = rm.UnauthorizedError(f"key {secret} revoked", secrets=[secret])
+    with pytest.raises(ApplicationError) as info:
+        await _Host(exc).act(1)
+    assert info.value.type == ErrorType.UNAUTHORIZED
+    assert info.value.non_retryable
+    assert secret not in info.value.message
+    assert info.value.__cause__ is exc
+
+
+async def test_translated_passes_deliberate_application_errors_through() -> None:
+    original = not_ready("later")
+    with pytest.raises(ApplicationError) as info:
+        await _Host(original).act(1)
+    assert info.value is original
+
+
+async def test_translated_lets_bugs_propagate_unchanged() -> None:
+    with pytest.raises(ZeroDivisionError):
+        await _Host(ZeroDivisionError()).act(1)
+
+
+async def test_translated_returns_values_and_keeps_the_signature() -> None:
+    class Ok:
+        settings = SETTINGS
+
+        @translated
+        async def double(self, value: int) -> int:
+            """Doubles."""
+            return value * 2
+
+    assert await Ok().double(21) == 42
+    assert Ok.double.__doc__ == "Doubles."
+    assert Ok.double.__name__ == "double"
