@@ -621,7 +621,7 @@ class FakeReelMirror:
         assert account is not None
         existing = self._existing_for(inp.persona_id, inp.source_post_id)
         if existing is not None:
-            return GenerateOutcome(generated_post_id=existing.id, adopted=True)
+            return GenerateOutcome(generated_post_id=existing.id, adopted=True, origin=existing.origin)
         sp = self.source_posts.get(inp.source_post_id)
         if sp is None:
             raise app_error(ErrorType.NOT_FOUND, f"NOT_FOUND (404): source post {inp.source_post_id}")
@@ -643,7 +643,7 @@ class FakeReelMirror:
         if self.lose_generate_responses > 0:
             self.lose_generate_responses -= 1
             raise ApplicationError("TRANSPORT_ERROR: connection dropped", type=ErrorType.TRANSPORT_ERROR)
-        return GenerateOutcome(generated_post_id=post.id, adopted=False)
+        return GenerateOutcome(generated_post_id=post.id, adopted=False, origin="api")
 
     @activity.defn(name="find_generated_post")
     async def find_generated_post(self, inp: FindGeneratedInput) -> GenerateOutcome:
@@ -656,7 +656,7 @@ class FakeReelMirror:
             existing = self._create_generated(
                 inp.persona_id, inp.source_post_id, sp.automation_mode if sp else "auto_clone"
             )
-        return GenerateOutcome(generated_post_id=existing.id, adopted=True)
+        return GenerateOutcome(generated_post_id=existing.id, adopted=True, origin=existing.origin)
 
     @activity.defn(name="poll_generated_post")
     async def poll_generated_post(self, inp: GeneratedPostInput) -> GeneratedPostView:
@@ -693,9 +693,10 @@ class FakeReelMirror:
         post = self._post(inp.generated_post_id)
         if post.status in ("publishing", "published"):
             return ApproveOutcome(outgoing_post_id=post.outgoing_post_id, already_approved=True)
+        if post.status == "composing":
+            return ApproveOutcome(outgoing_post_id=None, sent_to_compose=True, reason="already sent to compose")
         if post.status != "ready":
-            code = ErrorType.CONFLICT if post.status in ("rejected", "composing") else ErrorType.VALIDATION_ERROR
-            raise app_error(code, f"{code}: post {post.id} is {post.status}")
+            raise app_error(ErrorType.VALIDATION_ERROR, f"VALIDATION_ERROR (400): post {post.id} is {post.status}")
         if not self.targets.get(post.persona_id):
             post.status = "composing"
             self.ledger.append(LedgerEntry("compose", inp.account_ref, generated_post_id=post.id))
