@@ -1,0 +1,137 @@
+"""The request pipeline: stats, the event pump, rate limits, injected faults, error envelopes.
+
+For ``/api/v1`` every request is counted in its key's budget and answered with ``X-RateLimit-*``
+headers; chaos may add latency, answer 429/502/503 instead of the handler, or lose the response
+after the handler committed its side effect (a 502 ``UPSTREAM_ERROR``, or the connection closed
+with no response at all). Every injected fault is counted and written to the ledger. Other paths
+(``/auth``, ``/api/webhooks``, ``/_sim``) get the error envelope but no limits and no chaos.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Literal
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from simulator.errors import CODE_BY_STATUS, ApiError
+from simulator.ratelimit import RateLimitInfo
+from simulator.runtime import Simulator
+from simulator.web.http import SIM_KEY, bearer_token, client_ip, error_response
+
+log = logging.getLogger(__name__)
+
+_FAULT_MESSAGES = {
+    429: ("RATE_LIMITED", "too many requests"),
+    502: ("UPSTREAM_ERROR", "the platform API failed"),
+    503: ("SERVICE_UNAVAILABLE", "ReelMirror is temporarily unavailable"),
+}
+
+
+async def _run(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Run the handler, turning every failure into the contract's error envelope."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = CODE_BY_STATUS.get(exc.status, "NOT_FOUND" if exc.status == 404 else "VALIDATION_ERROR")
+        message = "no such route" if exc.status == 404 else exc.reason
+        return error_response(ApiError(code, message))
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(ApiError("INTERNAL_ERROR", "internal error"))
+
+
+def _record_fault(
+    sim: Simulator, request: web.Request, *, code: str, status: int | None, lost: bool, extra: dict[str, object]
+) -> None:
+    token = bearer_token(request)
+    key = sim.accounts.key_for(token)
+    user = sim.core.state.users.get(key.user_id) if key else None
+    sim.core.ledger.record(
+        "fault",
+        at=sim.core.now(),
+        by="server",
+        user_id=user.id if user else None,
+        email=user.email if user else None,
+        details={"code": code, "status": status, "lost": lost, "path": request.path, "method": request.method, **extra},
+    )
+
+
+def _bucket(sim: Simulator, request: web.Request) -> str:
+    key = sim.accounts.key_for(bearer_token(request))
+    return f"key:{key.id}" if key else f"ip:{client_ip(request)}"
+
+
+def _with_limits(response: web.StreamResponse, info: RateLimitInfo, sim: Simulator) -> web.StreamResponse:
+    for name, value in info.headers(sim.core.runtime.rate_limit, time.time()).items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection before anything is written: the client sees no response at all."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    return web.Response(status=502)
+
+
+async def _api_v1(sim: Simulator, request: web.Request, handler: Handler) -> tuple[web.StreamResponse, bool]:
+    """The ``/api/v1`` pipeline; returns the response and whether it was dropped."""
+    sim.refresh()
+    method, path = request.method, request.path
+    decision = sim.chaos.before_handler(method, path)
+    if decision.latency_ms is not None:
+        sim.stats.fault("latency")
+        _record_fault(sim, request, code="LATENCY", status=None, lost=False, extra={"latency_ms": decision.latency_ms})
+        await asyncio.sleep(decision.latency_ms / 1000)
+    info = sim.rate_limiter.hit(_bucket(sim, request), sim.core.runtime.rate_limit)
+    if not info.allowed:
+        error = ApiError("RATE_LIMITED", "rate limit exceeded; wait for X-RateLimit-Reset")
+        return _with_limits(error_response(error), info, sim), False
+    if decision.error_status is not None:
+        status = decision.error_status
+        sim.stats.fault(str(status))
+        code, message = _FAULT_MESSAGES[status]
+        _record_fault(sim, request, code=code, status=status, lost=False, extra={})
+        shown = info.exhausted() if status == 429 else info
+        return _with_limits(error_response(ApiError(code, message)), shown, sim), False
+    response = _with_limits(await _run(request, handler), info, sim)
+    lost: Literal["502", "drop"] | None = sim.chaos.after_handler(method, path)
+    if lost is None:
+        return response, False
+    sim.stats.fault("lost")
+    _record_fault(
+        sim,
+        request,
+        code="UPSTREAM_ERROR" if lost == "502" else "DROPPED",
+        status=502 if lost == "502" else None,
+        lost=True,
+        extra={"mode": lost, "handler_status": response.status},
+    )
+    if lost == "drop":
+        return _drop(request), True
+    return _with_limits(error_response(ApiError("UPSTREAM_ERROR", "the platform API failed")), info, sim), False
+
+
+@web.middleware
+async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sim = request.app[SIM_KEY]
+    if request.path.startswith("/_sim"):
+        return await _run(request, handler)
+    sim.stats.request()
+    if request.path.startswith("/api/v1/"):
+        response, dropped = await _api_v1(sim, request, handler)
+        sim.stats.status("dropped" if dropped else response.status)
+        return response
+    sim.refresh()
+    response = await _run(request, handler)
+    sim.stats.status(response.status)
+    return response
