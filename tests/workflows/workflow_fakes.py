@@ -678,13 +678,12 @@ class FakeReelMirror:
         self._enter("await_outgoing_post", inp.account_ref)
         post = self._post(inp.generated_post_id)
         if post.outgoing_post_id is None and post.status not in ("failed", "rejected", "composing"):
-            if (
-                post.status != "ready"
-                or post.origin != "auto_publish"
-                or not self._ready("await_outgoing_post", post.id)
-            ):
+            if post.origin != "auto_publish" or not self._ready("await_outgoing_post", post.id):
                 raise not_ready(f"the server's publication of {post.id}")
-            self._approve(post, by="server")
+            if post.status == "generating":  # the server renders, then publishes, by itself
+                self._finish_media(post)
+            if post.status == "ready":
+                self._approve(post, by="server")
         return self._view(post)
 
     @activity.defn(name="approve_post")

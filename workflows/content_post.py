@@ -1,0 +1,490 @@
+"""ContentPostWorkflow: one source post's way from generation to publication, as a child of its persona.
+
+Why a workflow per post: each post waits on its own clocks (minutes of rendering, days for a human's
+approval, a top-up) and its id `post-<persona slug>-<source post id>` makes a second pipeline for the
+same source post impossible. The steps, by the source's automation mode:
+
+* sync_only: generate (exactly once: the activity lists existing posts first, and this workflow never
+  calls generate again once it holds an id), wait for the media, ask for approval (or approve by policy),
+  approve (no publishing target: the activity sends it to compose) or reject, follow the deliveries;
+* auto_clone: the server generates; adopt its post, then as sync_only from the media on;
+* auto_publish: the server generates and publishes; adopt, wait for its outgoing post, follow deliveries.
+
+Every outcome (published, rejected, media failed, a 404 on the way ...) is a result reported to the
+persona, not a workflow failure: only bugs fail a workflow. 402 and key problems park the post (see
+`workflows.parking`) and resume by themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, CancelledError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.models import (
+        ApproveOutcome,
+        DeliveriesView,
+        FindGeneratedInput,
+        GeneratedPostInput,
+        GeneratedPostView,
+        GenerateInput,
+        GenerateOutcome,
+        OutgoingPostInput,
+        RejectInput,
+    )
+    from workflows import policies
+    from workflows.models import (
+        ContentPostInput,
+        PendingApproval,
+        PostProgress,
+        PostRef,
+        PostResult,
+        RejectSignal,
+    )
+    from workflows.parking import Parking, ParkState, error_message, error_type
+    from workflows.search_attributes import PERSONA, POST_ID, STAGE
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Stage:
+    """Values of the STAGE search attribute and of `PostProgress.stage` for a post."""
+
+    STARTING = "starting"
+    GENERATING = "generating"
+    AWAITING_SERVER_POST = "awaiting_server_post"
+    RENDERING = "rendering_media"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVING = "approving"
+    REJECTING = "rejecting"
+    AWAITING_SERVER_PUBLISH = "awaiting_server_publish"
+    PUBLISHING = "publishing"
+    PARKED = "parked"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Decision:
+    approve: bool
+    reason: str | None = None
+    by: str = "operator"
+
+
+class PostEnded(Exception):
+    """Ends the pipeline early with an outcome and its reason (a report, never a workflow failure)."""
+
+    def __init__(self, outcome: str, reason: str | None) -> None:
+        super().__init__(f"{outcome}: {reason}")
+        self.outcome = outcome
+        self.reason = reason
+
+
+@workflow.defn(name="ContentPostWorkflow")
+class ContentPostWorkflow:
+    @workflow.init
+    def __init__(self, inp: ContentPostInput) -> None:
+        self._inp = inp
+        self._stage = Stage.STARTING
+        self._stage_before_park = Stage.STARTING
+        self._generated_post_id: str | None = inp.post.existing_generated_post_id
+        self._generated_by_us = False
+        self._cost_cents = 0
+        self._pending: PendingApproval | None = None
+        self._decision: Decision | None = None
+        self._decided = False  # an approve or reject was sent: later decisions change nothing
+        self._outgoing_post_id: str | None = None
+        self._published = 0
+        self._failed_deliveries = 0
+        self._delivery_report: list[str] = []
+        self._outcome: str | None = None
+        self._reason: str | None = None
+        self._parking = Parking(inp.account_ref, inp.timing, on_change=self._on_parking)
+
+    # --- the pipeline ------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: ContentPostInput) -> PostResult:
+        workflow.upsert_search_attributes([PERSONA.value_set(inp.persona_slug)])
+        await self._set_stage(Stage.STARTING)
+        try:
+            await self._pipeline()
+        except PostEnded as end:
+            self._outcome, self._reason = end.outcome, end.reason
+        except ActivityError as err:
+            if isinstance(err.cause, CancelledError):
+                raise
+            self._outcome, self._reason = "failed", self._describe(err)
+        await self._finish()
+        return self._result()
+
+    async def _pipeline(self) -> None:
+        generated_post_id = await self._obtain_generated_post()
+        if self._inp.post.automation_mode == "auto_publish":
+            await self._follow_server_publication(generated_post_id)
+            return
+        view = await self._await_media(generated_post_id)
+        if await self._already_settled(view):
+            return
+        decision = await self._decide(view)
+        self._decided = True
+        if decision.approve:
+            await self._approve(generated_post_id)
+        else:
+            await self._reject(generated_post_id, decision.reason)
+
+    async def _obtain_generated_post(self) -> str:
+        """The post's generated id: adopted from the plan, generated once by us, or made by the server."""
+        if self._generated_post_id is not None:
+            self._announce_post_id()
+            return self._generated_post_id
+        post = self._inp.post
+        if post.automation_mode == "sync_only":
+            await self._set_stage(Stage.GENERATING)
+            outcome = await self._parking.call(
+                lambda: self._activity(
+                    "generate_post",
+                    GenerateInput(
+                        account_ref=self._inp.account_ref,
+                        persona_id=self._inp.persona_id,
+                        source_post_id=post.source_post_id,
+                    ),
+                    GenerateOutcome,
+                    policies.api_call(f"generate a {post.media_type} post from source post {post.source_post_id}"),
+                ),
+                what="generate the post",
+                needed_cents=self._expected_cost(),
+            )
+        else:
+            await self._set_stage(Stage.AWAITING_SERVER_POST)
+            outcome = await self._parking.call(
+                lambda: self._activity(
+                    "find_generated_post",
+                    FindGeneratedInput(
+                        account_ref=self._inp.account_ref,
+                        persona_id=self._inp.persona_id,
+                        source_post_id=post.source_post_id,
+                    ),
+                    GenerateOutcome,
+                    policies.poll(
+                        self._inp.timing, "server_post", f"wait for the server's post of {post.source_post_id}"
+                    ),
+                ),
+                what="find the server's generated post",
+            )
+        self._adopt(outcome)
+        return outcome.generated_post_id
+
+    def _adopt(self, outcome: GenerateOutcome) -> None:
+        """Remember the id at once, so no later step (or retry) can ask for a second generation."""
+        self._generated_post_id = outcome.generated_post_id
+        # origin "api" means a generate call of ours made it (an adopted one: an attempt whose answer was lost)
+        self._generated_by_us = outcome.origin == "api" if outcome.origin else not outcome.adopted
+        self._cost_cents = self._expected_cost() if self._generated_by_us else 0
+        self._announce_post_id()
+
+    def _announce_post_id(self) -> None:
+        if self._generated_post_id is not None:
+            workflow.upsert_search_attributes([POST_ID.value_set(self._generated_post_id)])
+
+    async def _await_media(self, generated_post_id: str) -> GeneratedPostView:
+        await self._set_stage(Stage.RENDERING)
+        kind = "video" if self._inp.post.media_type == "video" else "image"
+        view = await self._parking.call(
+            lambda: self._activity(
+                "poll_generated_post",
+                self._post_input(generated_post_id),
+                GeneratedPostView,
+                policies.poll(self._inp.timing, kind, f"wait for the {kind} media of {generated_post_id}"),
+            ),
+            what="wait for the media",
+        )
+        if view.failed:
+            raise PostEnded("media_failed", f"a media item of {generated_post_id} failed to render")
+        return view
+
+    async def _already_settled(self, view: GeneratedPostView) -> bool:
+        """An adopted post may be approved, rejected or composed already (a human in the dashboard):
+        follow what it became instead of deciding again. True when its deliveries were followed."""
+        if view.status in ("publishing", "published") and view.outgoing_post_id:
+            self._decided = True
+            await self._track_deliveries(view.outgoing_post_id)
+            return True
+        if view.status == "rejected":
+            raise PostEnded("rejected", "the post was already rejected")
+        if view.status == "composing":
+            raise PostEnded("composed", "the post was already sent to compose")
+        return False
+
+    async def _follow_server_publication(self, generated_post_id: str) -> None:
+        """auto_publish: the server approves by itself; we only watch its outgoing post."""
+        await self._set_stage(Stage.AWAITING_SERVER_PUBLISH)
+        view = await self._parking.call(
+            lambda: self._activity(
+                "await_outgoing_post",
+                self._post_input(generated_post_id),
+                GeneratedPostView,
+                policies.poll(self._inp.timing, "server_post", f"wait for the server to publish {generated_post_id}"),
+            ),
+            what="wait for the server's publication",
+        )
+        self._decided = True
+        if view.outgoing_post_id:
+            await self._track_deliveries(view.outgoing_post_id)
+            return
+        if view.failed:
+            raise PostEnded("media_failed", f"a media item of {generated_post_id} failed to render")
+        if view.status == "composing":
+            raise PostEnded("composed", "the server sent the post to compose")
+        raise PostEnded("rejected", f"the post was {view.status} before the server published it")
+
+    # --- approval ------------------------------------------------------------------------------------
+
+    async def _decide(self, view: GeneratedPostView) -> Decision:
+        """Approve by policy, or wait (durably, for days if need be) for a human, then the default action."""
+        approval = self._inp.approval
+        if approval.mode == "auto":
+            return Decision(approve=True, by="policy")
+        if self._decision is None:
+            await self._wait_for_decision(view)
+        assert self._decision is not None
+        return self._decision
+
+    async def _wait_for_decision(self, view: GeneratedPostView) -> None:
+        approval = self._inp.approval
+        timeout = self._inp.timing.scaled(approval.timeout_minutes * 60) if approval.timeout_minutes else None
+        now = workflow.now()
+        self._pending = PendingApproval(
+            generated_post_id=view.id,
+            source_post_id=self._inp.post.source_post_id,
+            workflow_id=workflow.info().workflow_id,
+            caption=view.caption or self._inp.post.caption,
+            media_urls=[m.url for m in view.media if m.url],
+            waiting_since=now,
+            decide_by=now + timeout if timeout else None,
+        )
+        await self._set_stage(Stage.AWAITING_APPROVAL)
+        try:
+            await workflow.wait_condition(lambda: self._decision is not None, timeout=timeout)
+        except TimeoutError:
+            self._decision = Decision(
+                approve=approval.default_action == "approve",
+                reason=f"no decision within {approval.timeout_minutes:g} minutes: default action",
+                by="timeout",
+            )
+            workflow.logger.info("No decision for %s: taking the default action %s", view.id, approval.default_action)
+        self._pending = None
+
+    async def _approve(self, generated_post_id: str) -> None:
+        await self._set_stage(Stage.APPROVING)
+        outcome = await self._parking.call(
+            lambda: self._activity(
+                "approve_post",
+                self._post_input(generated_post_id),
+                ApproveOutcome,
+                policies.api_call(f"approve {generated_post_id}"),
+            ),
+            what="approve the post",
+        )
+        if outcome.sent_to_compose:
+            raise PostEnded("composed", outcome.reason or "sent to compose: the persona has no publishing target")
+        if not outcome.outgoing_post_id:
+            raise PostEnded("failed", f"approving {generated_post_id} returned no outgoing post")
+        await self._track_deliveries(outcome.outgoing_post_id)
+
+    async def _reject(self, generated_post_id: str, reason: str | None) -> None:
+        await self._set_stage(Stage.REJECTING)
+        await self._parking.call(
+            lambda: self._activity(
+                "reject_post",
+                RejectInput(account_ref=self._inp.account_ref, generated_post_id=generated_post_id, reason=reason),
+                GeneratedPostView,
+                policies.api_call(f"reject {generated_post_id}"),
+            ),
+            what="reject the post",
+        )
+        raise PostEnded("rejected", reason or "rejected")
+
+    # --- publication ---------------------------------------------------------------------------------
+
+    async def _track_deliveries(self, outgoing_post_id: str) -> None:
+        """Poll until every target is published or failed; the outcome counts them."""
+        self._outgoing_post_id = outgoing_post_id
+        await self._set_stage(Stage.PUBLISHING)
+        view = await self._parking.call(
+            lambda: self._activity(
+                "poll_deliveries",
+                OutgoingPostInput(account_ref=self._inp.account_ref, outgoing_post_id=outgoing_post_id),
+                DeliveriesView,
+                policies.poll(self._inp.timing, "delivery", f"wait for the deliveries of {outgoing_post_id}"),
+            ),
+            what="follow the deliveries",
+        )
+        self._published, self._failed_deliveries = view.published, view.failed
+        self._delivery_report = [
+            f"{d.platform or d.connected_account_id or d.id}: {d.status}" + (f" ({d.error})" if d.error else "")
+            for d in view.deliveries
+        ]
+        failures = [
+            line for line, d in zip(self._delivery_report, view.deliveries, strict=True) if d.status == "failed"
+        ]
+        if view.failed == 0 and view.published > 0:
+            self._outcome, self._reason = "published", None
+        elif view.published > 0:
+            self._outcome, self._reason = "partially_published", "; ".join(failures)
+        else:
+            self._outcome = "delivery_failed"
+            self._reason = "; ".join(failures) or "the outgoing post has no deliveries"
+
+    # --- signals and query -------------------------------------------------------------------------
+
+    @workflow.signal
+    def approve(self, ref: PostRef) -> None:
+        self._record_decision(ref, Decision(approve=True))
+
+    @workflow.signal
+    def reject(self, signal: RejectSignal) -> None:
+        self._record_decision(signal, Decision(approve=False, reason=signal.reason))
+
+    @workflow.signal
+    def topped_up(self) -> None:
+        self._parking.notify_topped_up()
+
+    @workflow.signal
+    def credentials_updated(self) -> None:
+        self._parking.notify_credentials_updated()
+
+    @workflow.query
+    def status(self) -> PostProgress:
+        return self._progress()
+
+    def _record_decision(self, ref: PostRef, decision: Decision) -> None:
+        """First decision wins; one for another post (a routing mistake) is ignored, loudly."""
+        mine = {self._inp.post.source_post_id, workflow.info().workflow_id, self._generated_post_id}
+        if ref.post_id not in mine:
+            workflow.logger.warning(
+                "Ignoring a decision for %s: this workflow handles %s", ref.post_id, sorted(m for m in mine if m)
+            )
+            return
+        if self._decided or self._decision is not None:
+            workflow.logger.info("Ignoring a second decision for %s", ref.post_id)
+            return
+        self._decision = decision
+
+    # --- visibility --------------------------------------------------------------------------------
+
+    async def _set_stage(self, stage: str) -> None:
+        """Record a stage change everywhere an operator looks: status, search attribute, details, persona."""
+        self._stage = stage
+        workflow.upsert_search_attributes([STAGE.value_set(stage)])
+        workflow.set_current_details(self._details())
+        await self._report()
+
+    async def _on_parking(self, state: ParkState | None) -> None:
+        if state is not None:
+            self._stage_before_park = self._stage
+            await self._set_stage(Stage.PARKED)
+        else:
+            await self._set_stage(self._stage_before_park)
+
+    async def _finish(self) -> None:
+        self._pending = None
+        self._stage = Stage.DONE
+        workflow.upsert_search_attributes([STAGE.value_set(Stage.DONE)])
+        workflow.set_current_details(self._details())
+        await self._report()
+
+    async def _report(self) -> None:
+        """Tell the persona; a persona that is gone (or replaced) must not fail the post."""
+        persona_workflow_id = self._inp.persona_workflow_id
+        if not persona_workflow_id:
+            return
+        try:
+            await workflow.get_external_workflow_handle(persona_workflow_id).signal("post_progress", self._progress())
+        except FailureError as err:
+            workflow.logger.warning("Could not report progress to %s: %s", persona_workflow_id, err)
+
+    def _progress(self) -> PostProgress:
+        return PostProgress(
+            workflow_id=workflow.info().workflow_id,
+            source_post_id=self._inp.post.source_post_id,
+            generated_post_id=self._generated_post_id,
+            stage=self._stage,
+            parked_reason=self._parking.parked_reason,
+            pending_approval=self._pending,
+            finished=self._stage == Stage.DONE,
+            outcome=self._outcome,
+            cost_cents=self._cost_cents,
+            generated_by_us=self._generated_by_us,
+            published_deliveries=self._published,
+            failed_deliveries=self._failed_deliveries,
+        )
+
+    def _result(self) -> PostResult:
+        return PostResult(
+            source_post_id=self._inp.post.source_post_id,
+            generated_post_id=self._generated_post_id,
+            outcome=self._outcome or "failed",
+            cost_cents=self._cost_cents,
+            outgoing_post_id=self._outgoing_post_id,
+            published_deliveries=self._published,
+            failed_deliveries=self._failed_deliveries,
+            failure_reason=self._reason,
+        )
+
+    def _details(self) -> str:
+        """Markdown for the Web UI: what this post is, where it is, and what it waits on."""
+        post = self._inp.post
+        lines = [
+            f"**Post** source `{post.source_post_id}` ({post.media_type}, {post.automation_mode})"
+            + (f" → generated `{self._generated_post_id}`" if self._generated_post_id else ""),
+            f"**Stage** {self._stage}",
+        ]
+        if self._parking.state is not None:
+            lines.append(
+                f"**Parked** since {self._parking.state.since:%Y-%m-%d %H:%M} UTC: {self._parking.state.reason}"
+            )
+        if self._pending is not None:
+            lines.append(self._pending_details(self._pending))
+        if self._outcome:
+            lines.append(f"**Outcome** {self._outcome}" + (f": {self._reason}" if self._reason else ""))
+        if self._delivery_report:
+            lines.append("**Deliveries** " + "; ".join(self._delivery_report))
+        return "  \n".join(lines)
+
+    @staticmethod
+    def _pending_details(pending: PendingApproval) -> str:
+        deadline = f", default action at {pending.decide_by:%Y-%m-%d %H:%M} UTC" if pending.decide_by else ""
+        media = "".join(f"  \n- {url}" for url in pending.media_urls)
+        return (
+            f"**Waiting for approval** since {pending.waiting_since:%Y-%m-%d %H:%M} UTC{deadline}: "
+            f"`starter.py approve {pending.generated_post_id}` or "
+            f"`starter.py reject {pending.generated_post_id} --reason ...`{media}"
+        )
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _expected_cost(self) -> int:
+        return self._inp.costs.for_media_type(self._inp.post.media_type)
+
+    def _post_input(self, generated_post_id: str) -> GeneratedPostInput:
+        return GeneratedPostInput(account_ref=self._inp.account_ref, generated_post_id=generated_post_id)
+
+    def _describe(self, err: ActivityError) -> str:
+        """One line for the report: the step, the vendor's code (or a timeout) and the activity's message."""
+        code = error_type(err)
+        if code is None:
+            return f"{self._stage}: gave up ({error_message(err)})"
+        return f"{self._stage}: {code}: {error_message(err)}"
+
+    @staticmethod
+    def _activity(name: str, arg: BaseModel, result_type: type[M], options: dict[str, Any]) -> Awaitable[M]:
+        """Start one activity by its registered name (the activities' module stays out of the sandbox)."""
+        return workflow.execute_activity(name, arg, result_type=result_type, **options)
+
+
+__all__ = ["ContentPostWorkflow", "Decision", "PostEnded", "Stage"]
