@@ -119,8 +119,17 @@ def _reset_after_seconds(reset_raw: str | None, now: float) -> float | None:
     return max(0.0, seconds)
 
 
+def _lowercase(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header names are case-insensitive; a plain dict is not, so normalise before looking up."""
+    return {name.lower(): value for name, value in headers.items()}
+
+
 def parse_rate_limit(headers: Mapping[str, str], now: float | None = None) -> RateLimitInfo | None:
-    """Read the rate-limit headers; ``None`` when the response carries none of them."""
+    """Read the rate-limit headers; ``None`` when the response carries none of them.
+
+    ``headers`` may be any mapping: names are matched without regard to case.
+    """
+    headers = _lowercase(headers)
     limit_raw = headers.get("x-ratelimit-limit")
     remaining_raw = headers.get("x-ratelimit-remaining")
     reset_raw = headers.get("x-ratelimit-reset")
@@ -412,6 +421,7 @@ def error_from_response(
     because the rate-limit window says nothing about when a 503'ing service comes back.
     """
     current = time.time() if now is None else now
+    headers = _lowercase(headers)
     rate_limit = parse_rate_limit(headers, current)
     retry_after = parse_retry_after(headers.get("retry-after"), current)
 

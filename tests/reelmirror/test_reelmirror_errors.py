@@ -144,6 +144,12 @@ def test_rate_limit_reset_in_the_past_clamps_to_zero() -> None:
     assert info is not None and info.reset_after_seconds == 0.0
 
 
+def test_header_names_are_case_insensitive() -> None:
+    err = error_from_response(429, {"Retry-After": "8", "X-RateLimit-Limit": "5"}, body("RATE_LIMITED"), now=NOW)
+    assert err.retry_after_seconds == 8.0
+    assert err.rate_limit is not None and err.rate_limit.limit == 5
+
+
 def test_rate_limit_absent_or_garbage() -> None:
     assert parse_rate_limit({}, now=NOW) is None
     info = parse_rate_limit({"x-ratelimit-limit": "lots", "x-ratelimit-reset": "soon"}, now=NOW)
