@@ -349,6 +349,9 @@ class PersonaState(_Record):
     paused: bool = False
     last_error: str | None = None
     cycles_done: int = 0
+    # child workflow id -> estimated cost of a post in flight that has not reported its cost yet; counted
+    # against today's budget so posts started together cannot overspend it
+    reserved_cents: dict[str, int] = Field(default_factory=dict)
 
 
 class PersonaLoopInput(_Record):
@@ -356,6 +359,8 @@ class PersonaLoopInput(_Record):
     config: PersonaConfig
     timing: Timing = Field(default_factory=Timing)
     state: PersonaState | None = None
+    # continue-as-new after this many cycles in one run (tests force it); None: only when Temporal suggests it
+    continue_as_new_after_cycles: int | None = Field(default=None, ge=1)
 
 
 class PersonaStatus(_Record):
