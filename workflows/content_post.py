@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         PostResult,
         RejectSignal,
     )
-    from workflows.parking import Parking, ParkState, error_message, error_type
+    from workflows.parking import Parking, ParkState, error_message, error_type, is_timeout
     from workflows.search_attributes import PERSONA, POST_ID, STAGE
 
 M = TypeVar("M", bound=BaseModel)
@@ -477,8 +477,8 @@ class ContentPostWorkflow:
     def _describe(self, err: ActivityError) -> str:
         """One line for the report: the step, the vendor's code (or a timeout) and the activity's message."""
         code = error_type(err)
-        if code is None:
-            return f"{self._stage}: gave up ({error_message(err)})"
+        if is_timeout(err) or code is None:
+            return f"{self._stage}: gave up waiting ({error_message(err)})"
         return f"{self._stage}: {code}: {error_message(err)}"
 
     @staticmethod

@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import TimeoutError as TimeoutError_
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import PARK_FOR_BALANCE, PARK_FOR_CREDENTIALS, AccountRef, BalanceView, ErrorType
@@ -74,6 +75,21 @@ def error_message(err: BaseException) -> str:
     """The activity's own message (already redacted by the activities), for reports and status."""
     cause = err.cause if isinstance(err, ActivityError) and err.cause is not None else err
     return str(cause) or type(cause).__name__
+
+
+def is_timeout(err: BaseException) -> bool:
+    """A polling activity gave up: its schedule-to-close passed while the job was still not ready.
+
+    The server reports that as the last attempt's NotReady error with retry state TIMEOUT (or as a
+    timeout failure when an attempt itself was cut off), never as a plain error of the vendor's.
+    """
+    if not isinstance(err, ActivityError):
+        return False
+    return (
+        isinstance(err.cause, TimeoutError_)
+        or err.retry_state == RetryState.TIMEOUT
+        or error_type(err) == ErrorType.NOT_READY
+    )
 
 
 def park_kind(err: BaseException) -> ParkKind | None:

@@ -12,7 +12,9 @@ from datetime import timedelta
 
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 from workflow_fakes import FakeReelMirror, StubPersonaWorkflow, eventually
 
 from activities.models import ErrorType
@@ -22,6 +24,7 @@ from workflows.models import (
     ContentPostInput,
     CostTable,
     PlannedPostRef,
+    PollSchedule,
     PostProgress,
     PostRef,
     PostResult,
@@ -337,3 +340,30 @@ async def test_a_missing_persona_does_not_fail_the_post(client, fake, start_work
         result = await run_post(client, tq, post_input(fake, approval=AUTO, persona_workflow_id="persona-gone"))
 
     assert result.outcome == "published"
+
+
+async def test_media_that_never_finishes_ends_the_post_as_failed(client, fake, start_worker):
+    fake.not_ready["poll_generated_post"] = 10**6
+    inp = post_input(fake, approval=AUTO)
+    image_poll = PollSchedule(first_check_seconds=60, max_interval_seconds=600, give_up_after_seconds=3600)
+    inp = inp.model_copy(update={"timing": Timing(poll={"image": image_poll})})
+    async with start_worker(ContentPostWorkflow) as tq:
+        result = await run_post(client, tq, inp)
+
+    assert result.outcome == "failed" and fake.calls["approve_post"] == 0
+    assert (result.failure_reason or "").startswith(f"{Stage.RENDERING}: gave up waiting")
+
+
+async def test_history_replays_deterministically(client, fake, start_worker):
+    fake.lose_generate_responses = 1
+    fake.not_ready["poll_deliveries"] = 2  # polls after the decision: the result wait skips their timers
+    inp = post_input(fake)
+    async with start_worker(ContentPostWorkflow) as tq:
+        handle = await start(client, tq, inp)
+        pending = await wait_for_stage(handle, Stage.AWAITING_APPROVAL)
+        await handle.signal(ContentPostWorkflow.approve, PostRef(post_id=pending.generated_post_id or ""))
+        await handle.result()
+        history = await handle.fetch_history()
+
+    replayer = Replayer(workflows=[ContentPostWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)

@@ -642,7 +642,9 @@ class FakeReelMirror:
         )
         if self.lose_generate_responses > 0:
             self.lose_generate_responses -= 1
-            raise ApplicationError("TRANSPORT_ERROR: connection dropped", type=ErrorType.TRANSPORT_ERROR)
+            raise ApplicationError(
+                "connection dropped after the server committed the generate", type=ErrorType.TRANSPORT_ERROR
+            )
         return GenerateOutcome(generated_post_id=post.id, adopted=False, origin="api")
 
     @activity.defn(name="find_generated_post")

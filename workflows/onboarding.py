@@ -1,0 +1,296 @@
+"""OnboardingWorkflow: a new ReelMirror account from sign-up to a working API key (and the welcome bonus).
+
+Why a workflow: onboarding spans a human-paced step (the confirmation e-mail), a 5-per-day signup limit
+that forbids blind repeats, and a Stripe webhook that arrives whenever it likes. Durable, each step runs
+once: signup is retried only for transport failures and a repeat is recognised by 409 (already exists);
+the e-mail is found by polling the worker's mailbox, or handed in by the `confirm_email` signal; the
+bonus is awaited by polling the balance. Secrets stay in the worker's store; the summary returned and
+everything in history are ids and fingerprints.
+
+A failure no one can fix by waiting (a declined card, an invalid e-mail) ends the workflow with one
+line saying which step and why; starting the onboarding again is safe (signup answers "already exists").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.models import (
+        AccountRef,
+        ApiKeyOutcome,
+        AutoReloadInput,
+        AwaitBalanceInput,
+        BalanceView,
+        CardOutcome,
+        CreateApiKeyInput,
+        ErrorType,
+        SignupInput,
+        SignupOutcome,
+        VerifyEmailInput,
+        VerifyEmailOutcome,
+    )
+    from workflows import policies
+    from workflows.models import AccountSummary, ConfirmEmailSignal, OnboardingInput, OnboardingStatus
+    from workflows.parking import error_message, error_type, is_timeout
+    from workflows.search_attributes import STAGE
+
+M = TypeVar("M", bound=BaseModel)
+
+# Every scope the full loop needs (the contract's 12), billing:write included for auto-reload and top-ups.
+# Listed here rather than imported from the `reelmirror` client, whose package pulls httpx into the worker's
+# workflow imports.
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "personas:read",
+    "personas:write",
+    "sources:read",
+    "sources:write",
+    "content:read",
+    "content:write",
+    "sync:write",
+    "uploads:write",
+    "publishing:read",
+    "publishing:write",
+    "billing:read",
+    "billing:write",
+)
+WELCOME_BONUS_CENTS = 500
+
+
+class Stage:
+    """Values of the STAGE search attribute and of `OnboardingStatus.stage`."""
+
+    STARTING = "starting"
+    SIGNING_UP = "signing_up"
+    AWAITING_EMAIL = "awaiting_email_confirmation"
+    CONFIRMING = "confirming_email"
+    CREATING_KEY = "creating_api_key"
+    ATTACHING_CARD = "attaching_card"
+    AWAITING_BONUS = "awaiting_bonus"
+    CONFIGURING_AUTO_RELOAD = "configuring_auto_reload"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@workflow.defn(name="OnboardingWorkflow")
+class OnboardingWorkflow:
+    @workflow.init
+    def __init__(self, inp: OnboardingInput) -> None:
+        self._inp = inp
+        self._stage = Stage.STARTING
+        self._link: str | None = None
+        self._last_error: str | None = None
+        self._notes: list[str] = []
+
+    @workflow.run
+    async def run(self, inp: OnboardingInput) -> AccountSummary:
+        try:
+            signup = await self._signup()
+            verified = await self._confirm_email()
+            key = await self._create_key()
+            balance, bonus = await self._card_and_bonus()
+            balance = await self._auto_reload(balance)
+        except ActivityError as err:
+            if isinstance(err.cause, CancelledError):
+                raise
+            raise await self._fail(err) from err
+        await self._set_stage(Stage.DONE)
+        return AccountSummary(
+            account_ref=inp.account_ref,
+            email=inp.email,
+            user_id=verified.user_id or signup.user_id,
+            key_id=key.key_id,
+            key_fingerprint=key.fingerprint,
+            scopes=list(key.scopes),
+            balance_cents=balance.balance_cents,
+            bonus_granted=bonus,
+            auto_reload=balance.auto_reload,
+        )
+
+    # --- steps -------------------------------------------------------------------------------------
+
+    async def _signup(self) -> SignupOutcome:
+        """Sign up once: SIGNUP_RETRY retries transport failures only, and 409 means it already happened."""
+        await self._set_stage(Stage.SIGNING_UP)
+        outcome = await self._activity(
+            "signup",
+            SignupInput(account_ref=self._inp.account_ref, email=self._inp.email),
+            SignupOutcome,
+            {**policies.api_call(f"sign up {self._inp.email}"), "retry_policy": policies.SIGNUP_RETRY},
+        )
+        if outcome.already_exists:
+            self._note(f"{self._inp.email} was signed up already: continuing with its confirmation")
+        return outcome
+
+    async def _confirm_email(self) -> VerifyEmailOutcome:
+        """Mailbox mode polls the worker's mailbox; if that gives up (or its link is refused), or in signal
+        mode, wait for a link from the operator, as often as it takes to get one that works."""
+        if self._inp.confirmation == "mailbox":
+            await self._set_stage(Stage.AWAITING_EMAIL)
+            try:
+                return await self._activity(
+                    "verify_email",
+                    self._verify_input(None),
+                    VerifyEmailOutcome,
+                    policies.poll(self._inp.timing, "email", f"wait for the confirmation e-mail to {self._inp.email}"),
+                )
+            except ActivityError as err:
+                if not (is_timeout(err) or error_type(err) == ErrorType.CONFIRMATION_LINK):
+                    raise
+                self._last_error = f"the mailbox gave no usable confirmation link ({error_message(err)})"
+        return await self._confirm_by_signal()
+
+    async def _confirm_by_signal(self) -> VerifyEmailOutcome:
+        while True:
+            await self._set_stage(Stage.AWAITING_EMAIL)
+            await workflow.wait_condition(lambda: self._link is not None)
+            link, self._link = self._link, None
+            await self._set_stage(Stage.CONFIRMING)
+            try:
+                return await self._activity(
+                    "verify_email",
+                    self._verify_input(link),
+                    VerifyEmailOutcome,
+                    policies.api_call(f"confirm {self._inp.email} with the signalled link"),
+                )
+            except ActivityError as err:
+                if error_type(err) != ErrorType.CONFIRMATION_LINK:
+                    raise
+                self._last_error = f"the confirmation link was refused: {error_message(err)}; send a fresh one"
+                workflow.logger.warning("Confirmation link refused for %s", self._inp.email)
+
+    async def _create_key(self) -> ApiKeyOutcome:
+        await self._set_stage(Stage.CREATING_KEY)
+        scopes = list(self._inp.scopes or DEFAULT_SCOPES)
+        return await self._activity(
+            "create_api_key",
+            CreateApiKeyInput(account_ref=self._inp.account_ref, name=self._inp.key_name, scopes=scopes),
+            ApiKeyOutcome,
+            policies.api_call(f"create API key '{self._inp.key_name}' ({len(scopes)} scopes)"),
+        )
+
+    async def _card_and_bonus(self) -> tuple[BalanceView, bool]:
+        """Attach the card and see the welcome bonus land: the balance before, plus 500 cents."""
+        if not self._inp.attach_card:
+            return await self._balance("read the balance"), False
+        await self._set_stage(Stage.ATTACHING_CARD)
+        before = await self._balance("read the balance before attaching the card")
+        card = await self._activity(
+            "attach_card", self._account(), CardOutcome, policies.api_call("attach the configured payment method")
+        )
+        if card.already_attached:
+            self._note("a payment method was attached already: the welcome bonus belongs to that earlier attach")
+            return before, False
+        await self._set_stage(Stage.AWAITING_BONUS)
+        try:
+            balance = await self._activity(
+                "await_balance",
+                AwaitBalanceInput(
+                    account_ref=self._inp.account_ref, at_least_cents=before.balance_cents + WELCOME_BONUS_CENTS
+                ),
+                BalanceView,
+                policies.poll(self._inp.timing, "bonus", "wait for the $5 welcome bonus"),
+            )
+        except ActivityError as err:
+            if not is_timeout(err):
+                raise
+            self._last_error = "the welcome bonus did not arrive in time; the card is attached"
+            return await self._balance("read the balance"), False
+        return balance, True
+
+    async def _auto_reload(self, balance: BalanceView) -> BalanceView:
+        """Optional; a refusal (no saved payment method) is reported in the status, not fatal."""
+        config = self._inp.auto_reload
+        if config is None:
+            return balance
+        await self._set_stage(Stage.CONFIGURING_AUTO_RELOAD)
+        try:
+            return await self._activity(
+                "configure_auto_reload",
+                AutoReloadInput(
+                    account_ref=self._inp.account_ref,
+                    enabled=True,
+                    threshold_cents=config.threshold_cents,
+                    amount_cents=config.amount_cents,
+                ),
+                BalanceView,
+                policies.api_call(
+                    f"enable auto-reload of {config.amount_cents} cents below {config.threshold_cents} cents"
+                ),
+            )
+        except ActivityError as err:
+            if error_type(err) != ErrorType.VALIDATION_ERROR:
+                raise
+            self._last_error = f"auto-reload was refused (it needs a saved payment method): {error_message(err)}"
+            return balance
+
+    # --- signal and query --------------------------------------------------------------------------
+
+    @workflow.signal
+    def confirm_email(self, signal: ConfirmEmailSignal) -> None:
+        """The link from the confirmation e-mail, handed in by the operator (`starter.py confirm-email`)."""
+        self._link = signal.link
+
+    @workflow.query
+    def status(self) -> OnboardingStatus:
+        return OnboardingStatus(stage=self._stage, email=self._inp.email, last_error=self._last_error)
+
+    # --- visibility and helpers ----------------------------------------------------------------------
+
+    async def _fail(self, err: ActivityError) -> ApplicationError:
+        """The one-line reason a human needs, as the workflow's failure (after marking the stage)."""
+        code = error_type(err) or "TIMEOUT"
+        self._last_error = f"{self._stage}: {code}: {error_message(err)}"
+        await self._set_stage(Stage.FAILED)
+        return ApplicationError(
+            f"onboarding of {self._inp.email} stopped: {self._last_error}", type=code, non_retryable=True
+        )
+
+    async def _set_stage(self, stage: str) -> None:
+        self._stage = stage
+        workflow.upsert_search_attributes([STAGE.value_set(stage)])
+        workflow.set_current_details(self._details())
+
+    def _note(self, text: str) -> None:
+        self._notes.append(text)
+        workflow.logger.info(text)
+        workflow.set_current_details(self._details())
+
+    def _details(self) -> str:
+        lines = [
+            f"**Onboarding** {self._inp.email} as account `{self._inp.account_ref}`",
+            f"**Stage** {self._stage}",
+        ]
+        if self._stage == Stage.AWAITING_EMAIL:
+            lines.append(self._waiting_for_email())
+        lines += [f"**Note** {note}" for note in self._notes]
+        if self._last_error:
+            lines.append(f"**Last error** {self._last_error}")
+        return "  \n".join(lines)
+
+    def _waiting_for_email(self) -> str:
+        if self._inp.confirmation == "mailbox" and self._last_error is None:
+            return "**Waiting for** the confirmation e-mail in the worker's mailbox"
+        return f"**Waiting for** the link from the e-mail: `starter.py confirm-email {self._inp.email} <link>`"
+
+    def _account(self) -> AccountRef:
+        return AccountRef(account_ref=self._inp.account_ref)
+
+    def _verify_input(self, link: str | None) -> VerifyEmailInput:
+        return VerifyEmailInput(account_ref=self._inp.account_ref, email=self._inp.email, link=link)
+
+    async def _balance(self, summary: str) -> BalanceView:
+        return await self._activity("get_balance", self._account(), BalanceView, policies.api_call(summary))
+
+    @staticmethod
+    def _activity(name: str, arg: BaseModel, result_type: type[M], options: dict[str, Any]) -> Awaitable[M]:
+        """Start one activity by its registered name (the activities' module stays out of the sandbox)."""
+        return workflow.execute_activity(name, arg, result_type=result_type, **options)
+
+
+__all__ = ["DEFAULT_SCOPES", "OnboardingWorkflow", "Stage"]
