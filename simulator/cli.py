@@ -20,7 +20,6 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from simulator.config import DURATION_KINDS, SimulatorConfig
-from simulator.server import SimulatorServer
 
 PROG = "simulator"
 
@@ -162,7 +161,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimulatorConfig:
         data["runtime"] = runtime
     if args.chaos is not None:
         data["chaos"] = _json_option(parser, "--chaos", args.chaos)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data["log_level"] = args.log_level
     try:
         return SimulatorConfig.model_validate(data)
     except ValidationError as exc:
@@ -181,6 +180,9 @@ def _option_for(loc: tuple[int | str, ...]) -> str:
 
 async def serve(config: SimulatorConfig) -> None:
     """Run until SIGINT or SIGTERM, printing the listening line once ready."""
+    # Imported here so that refusing a bad option does not pay for loading aiohttp and stripe.
+    from simulator.server import SimulatorServer
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -193,6 +195,7 @@ async def serve(config: SimulatorConfig) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = config_from_args(argv)
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(config))
     except OSError as exc:

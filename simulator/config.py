@@ -124,6 +124,7 @@ class SimulatorConfig(_Strict):
     reconcile_interval_seconds: float = Field(default=1.0, gt=0)
     tick_max_seconds: float = Field(default=0.25, gt=0)
     access_log: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     runtime: RuntimeConfig = RuntimeConfig()
     chaos: ChaosConfig = ChaosConfig()
 
