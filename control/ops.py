@@ -14,6 +14,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from workflows.models import (
+    AccountSummary,
     ConfirmEmailSignal,
     OnboardingInput,
     PersonaConfig,
@@ -46,6 +47,7 @@ async def start_onboarding(client: Client, inp: OnboardingInput, task_queue: str
         inp,
         id=onboarding_workflow_id(inp.email),
         task_queue=task_queue,
+        result_type=AccountSummary,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary=f"Onboarding {inp.email} as account '{inp.account_ref}'",
     )
@@ -82,6 +84,7 @@ async def start_persona(
             PersonaLoopInput(account_ref=account_ref, config=config, timing=timing),
             id=config.workflow_id,
             task_queue=task_queue,
+            result_type=PersonaStatus,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             static_summary=f"Persona '{config.name}' from {sources}",
             static_details=(
@@ -92,7 +95,7 @@ async def start_persona(
         )
         return handle, True
     except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(config.workflow_id), False
+        return client.get_workflow_handle(config.workflow_id, result_type=PersonaStatus), False
 
 
 async def persona_handle(client: Client, slug: str) -> WorkflowHandle:

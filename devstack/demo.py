@@ -38,7 +38,8 @@ EMAIL = "demo-bot@reelmirror.test"
 ACCOUNT = "demo"
 PERSONA_FILE = REPO_ROOT / "examples" / "demo-persona.toml"
 PUBLISHING_ACCOUNT = ("instagram", "sunset_kitchen_official")
-console = Console()
+# Wide enough for the tables when the output is a pipe or a CI log (rich assumes 80 columns there).
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _port_free(port: int) -> bool:
