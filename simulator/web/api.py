@@ -47,7 +47,8 @@ class ApiRoutes:
             async def wrapper(request: web.Request) -> web.StreamResponse:
                 sim = request.app[SIM_KEY]
                 user, key = sim.accounts.authenticate(bearer_token(request), scopes)
-                return await handler(ApiContext(request, sim, user, key, sim.core.now()))
+                # refresh() again: the handler reads state exactly as of the now it returns.
+                return await handler(ApiContext(request, sim, user, key, sim.refresh()))
 
             wrapper.__name__ = handler.__name__
             wrapper.__doc__ = handler.__doc__
