@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from activities.secrets import SecretStore
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
 from devstack.stack import LocalStack
@@ -69,8 +70,8 @@ async def test_onboarding_creates_one_account_and_keeps_secrets_out_of_history(
     assert kinds["api_key"] == 1
     assert kinds["bonus"] == 1
 
-    stored = json.loads(next(stack.secrets_dir.glob(f"{ACCOUNT}*")).read_text())
-    secrets = [v for k, v in stored.items() if isinstance(v, str) and k in ("api_key", "password", "jwt")]
+    stored = SecretStore(stack.secrets_dir)
+    secrets = [stored.get(ACCOUNT, name).get_secret_value() for name in ("api_key", "password", "jwt")]
     assert secrets, "the worker's secret store should hold the account's credentials"
     history = await client.get_workflow_handle(
         f"onboarding-{EMAIL.replace('@', '-').replace('.', '-')}"
