@@ -48,11 +48,15 @@ class ContentService:
 
     # -- sources ---------------------------------------------------------------------------------
     def add_source(self, user: User, persona: Persona, platform: str, username: str, mode: str) -> Source:
-        """Add a creator as a source of the persona; the same platform+username twice is 409."""
+        """Add a creator as a source of the persona; the same platform+username twice is 409.
+
+        The username is kept as the client sent it; duplicates are detected on the creator's
+        canonical handle (case-insensitive, without a leading ``@``).
+        """
         core = self._core
         key = self._catalog.handle(platform, username)
         for existing in core.state.sources_of(persona.id):
-            if (existing.platform, existing.username.lower()) == key:
+            if self._catalog.handle(existing.platform, existing.username) == key:
                 raise conflict(f"source {platform}/{key[1]} already added to this persona")
         creator = self._catalog.get_or_create(platform, username)
         now = core.now()
@@ -60,7 +64,7 @@ class ContentService:
             id=core.new_id(),
             persona_id=persona.id,
             platform=key[0],
-            username=key[1],
+            username=username.strip(),
             automation_mode=mode,
             creator_id=creator.id,
             created_at=now,

@@ -56,13 +56,14 @@ async def test_sources_and_duplicate_conflict(api: httpx.AsyncClient, onboard: O
     persona_id = (await api.post("/v1/personas", headers=account.headers, json={"name": "P"})).json()["data"]["id"]
     path = f"/v1/personas/{persona_id}/sources"
     created = await api.post(
-        path, headers=account.headers, json={"platform": "instagram", "username": "target_creator"}
+        path, headers=account.headers, json={"platform": "instagram", "username": "Target_Creator"}
     )
     assert created.status_code == 201
     source = created.json()["data"]
     assert source["automation_mode"] == "sync_only" and source["last_synced_at"] is None
+    assert source["username"] == "Target_Creator"
     duplicate = await api.post(
-        path, headers=account.headers, json={"platform": "instagram", "username": "Target_Creator"}
+        path, headers=account.headers, json={"platform": "instagram", "username": "@target_creator"}
     )
     assert duplicate.status_code == 409 and duplicate.json()["error"]["code"] == "CONFLICT"
     bad_platform = await api.post(path, headers=account.headers, json={"platform": "myspace", "username": "x"})
