@@ -72,6 +72,8 @@ def main() -> None:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request at INFO; the client logs method, path, status and latency at DEBUG already.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         asyncio.run(run())
     except ValueError as exc:  # invalid configuration: one line, no traceback
