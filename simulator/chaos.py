@@ -1,8 +1,10 @@
 """Faults on demand: what to inject and the per-request decision.
 
 The real service fails in ways a happy-path simulator never would: rate limits, upstream errors,
-outages, slow answers and, worst of all, responses lost after the side effect was committed (the
-usual source of duplicate posts and double charges). ``ChaosConfig`` describes the faults;
+outages, slow answers, responses lost after the side effect was committed (the usual source of
+duplicate posts and double charges) and answers that cannot be read (an HTML page from a proxy, a
+truncated body, missing fields, a status value nobody has seen; see :mod:`simulator.malformed`).
+``ChaosConfig`` describes the faults;
 ``ChaosEngine`` draws, for one request, whether and which fault applies, from the seeded generator
 so that a run can be repeated. Applying the decision to HTTP is the middleware's job.
 """
@@ -11,10 +13,13 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from simulator.malformed import MALFORMED_KINDS, MalformedKind
 
 ErrorCode = Literal["429", "502", "503"]
 LostMode = Literal["502", "drop", "mixed"]
@@ -30,6 +35,9 @@ class ChaosConfig(BaseModel):
     lost_response_rate: _Rate = 0.0
     lost_response_mode: LostMode = "502"
     latency_ms: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] | None = None
+    # Answers corrupted after the handler ran (and committed): probability per request and kind.
+    malformed_rates: dict[MalformedKind, _Rate] = Field(default_factory=dict)
+    unknown_status_value: str = Field(default="exploded", min_length=1, max_length=64)
     path_pattern: str | None = None
     methods: list[str] | None = None
     max_faults: Annotated[int, Field(ge=0)] | None = None
@@ -53,6 +61,8 @@ class ChaosConfig(BaseModel):
     def _consistent(self) -> ChaosConfig:
         if sum(self.error_rates.values()) > 1.0 + 1e-9:
             raise ValueError("error_rates must add up to at most 1")
+        if sum(self.malformed_rates.values()) > 1.0 + 1e-9:
+            raise ValueError("malformed_rates must add up to at most 1")
         if self.latency_ms is not None and self.latency_ms[0] > self.latency_ms[1]:
             raise ValueError("latency_ms is [min, max] with min <= max")
         return self
@@ -122,3 +132,28 @@ class ChaosEngine:
         if config.lost_response_mode == "mixed":
             return "502" if self._rng.random() < 0.5 else "drop"
         return config.lost_response_mode
+
+    def malformed(self, method: str, path: str, applies: Callable[[MalformedKind], bool]) -> MalformedKind | None:
+        """Whether the (already committed) answer is replaced by a malformed one, and of which kind.
+
+        ``applies`` says whether a kind can corrupt this answer (a missing-fields body needs a JSON
+        success, an unknown status needs a status field); a drawn kind that does not apply injects
+        nothing and spends no ``max_faults`` budget. No draw at all when no malformed rate is set, so
+        configs without them keep their seeded sequence.
+        """
+        config = self.config
+        rates = config.malformed_rates
+        if not any(rate > 0 for rate in rates.values()) or not config.matches(method, path):
+            return None
+        if not self._budget_left():
+            return None
+        draw = self._rng.random()
+        threshold = 0.0
+        for kind in MALFORMED_KINDS:
+            threshold += rates.get(kind, 0.0)
+            if draw < threshold:
+                if not applies(kind):
+                    return None
+                self._spend()
+                return kind
+        return None

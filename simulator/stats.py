@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-FAULT_KINDS = ("429", "502", "503", "lost", "latency")
+from simulator.malformed import MALFORMED_KINDS
+
+FAULT_KINDS: tuple[str, ...] = ("429", "502", "503", "lost", "latency", *MALFORMED_KINDS)
 
 
 class Stats:

@@ -3,7 +3,9 @@
 For ``/api/v1`` every request is counted in its key's budget and answered with ``X-RateLimit-*``
 headers; chaos may add latency, answer 429/502/503 instead of the handler, or lose the response
 after the handler committed its side effect (a 502 ``UPSTREAM_ERROR``, or the connection closed
-with no response at all). Every injected fault is counted and written to the ledger. Other paths
+with no response at all), or replace the committed answer by a malformed one (an HTML page, a
+truncated body, missing fields, an unknown status). Every injected fault is counted and written to
+the ledger. Other paths
 (``/auth``, ``/api/webhooks``, ``/_sim``) get the error envelope but no limits and no chaos.
 """
 
@@ -18,6 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from simulator.errors import CODE_BY_STATUS, ApiError
+from simulator.malformed import Corrupted, MalformedKind, corrupt
 from simulator.ratelimit import RateLimitInfo
 from simulator.runtime import Simulator
 from simulator.web.http import SIM_KEY, bearer_token, client_ip, error_response
@@ -106,7 +109,7 @@ async def _api_v1(sim: Simulator, request: web.Request, handler: Handler) -> tup
     response = _with_limits(await _run(request, handler), info, sim)
     lost: Literal["502", "drop"] | None = sim.chaos.after_handler(method, path)
     if lost is None:
-        return response, False
+        return _maybe_malformed(sim, request, response), False
     sim.stats.fault("lost")
     _record_fault(
         sim,
@@ -119,6 +122,38 @@ async def _api_v1(sim: Simulator, request: web.Request, handler: Handler) -> tup
     if lost == "drop":
         return _drop(request), True
     return _with_limits(error_response(ApiError("UPSTREAM_ERROR", "the platform API failed")), info, sim), False
+
+
+def _maybe_malformed(sim: Simulator, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    """Replace the committed answer by a malformed one when chaos says so (see ``simulator.malformed``)."""
+    body = response.body if isinstance(response, web.Response) and isinstance(response.body, bytes) else None
+    value = sim.chaos.config.unknown_status_value
+
+    built: dict[MalformedKind, Corrupted | None] = {}
+
+    def applies(kind: MalformedKind) -> bool:
+        built[kind] = corrupt(kind, response.status, body, response.content_type, value)
+        return built[kind] is not None
+
+    kind = sim.chaos.malformed(request.method, request.path, applies)
+    corrupted = built.get(kind) if kind is not None else None
+    if kind is None or corrupted is None:
+        return response
+    sim.stats.fault(kind)
+    _record_fault(
+        sim,
+        request,
+        code="MALFORMED_RESPONSE",
+        status=corrupted.status,
+        lost=False,
+        extra={"malformed": kind, "handler_status": response.status},
+    )
+    replaced = web.Response(status=corrupted.status, body=corrupted.body, content_type=corrupted.content_type)
+    if corrupted.keep_api_headers:
+        for name, header in response.headers.items():
+            if name.lower().startswith(("x-ratelimit-", "retry-after")):
+                replaced.headers[name] = header
+    return replaced
 
 
 @web.middleware
