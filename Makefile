@@ -36,3 +36,8 @@ simulator: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Re-record the replay histories under tests/replay/histories from real runs on a local stack (~20 s).
+.PHONY: record-histories
+record-histories: $(STAMP)
+	$(BIN)/python -m tests.replay.record_histories
