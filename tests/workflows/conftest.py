@@ -1,4 +1,4 @@
-"""Fixtures of the workflow tests: one time-skipping Temporal test server per session, a fresh fake
+"""Fixtures of the workflow tests: one time-skipping Temporal test server per test, a fresh fake
 ReelMirror per test, and a worker factory that runs workflows against the fake's mocked activities.
 
 Why time skipping: the workflows wait minutes for media, hours for a top-up and days for an approval;
@@ -33,9 +33,15 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 WorkerFactory = Callable[..., AbstractAsyncContextManager[str]]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server (the pip-installed binary: no download), search attributes registered."""
+    """A time-skipping test server of the test's own (the pip-installed binary: no download), with the
+    search attributes registered.
+
+    One per test, not per session: a workflow a test leaves running (a persona, an abandoned child) would
+    otherwise hold timers and activity tasks on a shared server and stall time skipping in later tests;
+    the server starts in a fraction of a second.
+    """
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
     )
