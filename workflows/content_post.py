@@ -269,7 +269,11 @@ class ContentPostWorkflow:
         )
         await self._set_stage(Stage.AWAITING_APPROVAL)
         try:
-            await workflow.wait_condition(lambda: self._decision is not None, timeout=timeout)
+            await workflow.wait_condition(
+                lambda: self._decision is not None,
+                timeout=timeout,
+                timeout_summary=f"approval deadline: then {approval.default_action}" if timeout else None,
+            )
         except TimeoutError:
             self._decision = Decision(
                 approve=approval.default_action == "approve",

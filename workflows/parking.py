@@ -174,7 +174,7 @@ class Parking:
     async def _wait_for_balance(self, needed_cents: int) -> None:
         interval = self.timing.scaled(self.timing.balance_recheck_minutes * 60)
         while True:
-            if await _condition_or_timeout(lambda: self.topped_up, interval):
+            if await _condition_or_timeout(lambda: self.topped_up, interval, "next balance re-check while parked"):
                 self.topped_up = False
                 return
             balance = await self._recheck("re-check the balance while parked")
@@ -184,7 +184,9 @@ class Parking:
     async def _wait_for_credentials(self) -> None:
         interval = self.timing.scaled(self.timing.credentials_recheck_minutes * 60)
         while True:
-            if await _condition_or_timeout(lambda: self.credentials_updated, interval):
+            if await _condition_or_timeout(
+                lambda: self.credentials_updated, interval, "next API key re-check while parked"
+            ):
                 self.credentials_updated = False
                 return
             if await self._recheck("re-check the API key while parked") is not None:
@@ -215,10 +217,10 @@ class Parking:
             await result
 
 
-async def _condition_or_timeout(condition: Callable[[], bool], limit: timedelta) -> bool:
+async def _condition_or_timeout(condition: Callable[[], bool], limit: timedelta, summary: str) -> bool:
     """A durable wait: True when `condition` became true, False when `limit` passed first."""
     try:
-        await workflow.wait_condition(condition, timeout=limit)
+        await workflow.wait_condition(condition, timeout=limit, timeout_summary=summary)
     except TimeoutError:
         return False
     return True
