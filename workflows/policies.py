@@ -51,11 +51,15 @@ def poll(timing: Timing, kind: str, summary: str | None = None) -> dict[str, Any
 
     The activity checks once and raises a benign `NotReady` error while the job runs; Temporal retries it
     on this schedule, so history records one result per poll rather than one event per check.
+
+    The give-up budget is the schedule's (scaled) plus one attempt's start-to-close timeout: an attempt
+    lost with a crashed worker is only noticed when that timeout passes, and a crash must cost a poll a
+    late answer, never its budget (at a small time scale the budget alone is shorter than the timeout).
     """
     schedule = timing.schedule(kind)
     return {
         "start_to_close_timeout": API_CALL_TIMEOUT,
-        "schedule_to_close_timeout": timing.scaled(schedule.give_up_after_seconds),
+        "schedule_to_close_timeout": timing.scaled(schedule.give_up_after_seconds) + API_CALL_TIMEOUT,
         "retry_policy": RetryPolicy(
             initial_interval=timing.scaled(schedule.first_check_seconds),
             backoff_coefficient=schedule.backoff,
