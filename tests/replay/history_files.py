@@ -76,6 +76,16 @@ def payload_texts(node: Any) -> Iterator[str]:
             yield from payload_texts(item)
 
 
+def _without_payload_data(node: Any) -> Any:
+    """The document with every payload's base64 `data` left out (base64 of JSON always starts `eyJ`)."""
+    if isinstance(node, dict):
+        is_payload = "metadata" in node and isinstance(node.get("data"), str)
+        return {k: _without_payload_data(v) for k, v in node.items() if not (is_payload and k == "data")}
+    if isinstance(node, list):
+        return [_without_payload_data(item) for item in node]
+    return node
+
+
 def _keys(node: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(node, dict):
         for key, value in node.items():
@@ -89,18 +99,19 @@ def _keys(node: Any) -> Iterator[tuple[str, Any]]:
 def secret_findings(document: dict[str, Any], known_secrets: Iterable[str] = ()) -> list[str]:
     """What in one history looks like (or is) a secret; empty when it is clean.
 
-    `known_secrets` are exact values (the recorder passes what the worker's secret store holds).
-    Findings name the kind of secret, never the value.
+    Searched: the history JSON (without the payloads' base64) and every decoded payload. `known_secrets`
+    are exact values (the recorder passes what the worker's secret store holds). Findings name the kind
+    of secret and where, never the value.
     """
-    raw = json.dumps(document)
     decoded = list(payload_texts(document))
-    texts = [raw, *decoded]
+    texts = [("the history JSON", json.dumps(_without_payload_data(document)))] + [("a payload", t) for t in decoded]
     findings = [
-        f"{name} in {'a payload' if index else 'the history JSON'}"
+        f"{name} in {where}"
         for name, pattern in SECRET_PATTERNS.items()
-        for index, text in enumerate(texts)
+        for where, text in texts
         if pattern.search(text)
     ]
+    findings += [f"eyJ (a JWT's start) in {where}" for where, text in texts if "eyJ" in text]
     for text in decoded:
         try:
             payload = json.loads(text)
@@ -110,11 +121,11 @@ def secret_findings(document: dict[str, Any], known_secrets: Iterable[str] = ())
             f"payload key {key!r} with a value" for key, value in _keys(payload) if key in SECRET_KEYS and value
         ]
     for index, secret in enumerate(s for s in known_secrets if s):
-        if any(secret in text for text in texts):
+        if any(secret in text for _, text in texts):
             findings.append(f"stored secret #{index + 1} verbatim")
-    if any(MACHINE_PATH.search(text) for text in texts):
+    if any(MACHINE_PATH.search(text) for _, text in texts):
         findings.append("an absolute path of the recording machine")
-    return findings
+    return sorted(set(findings))
 
 
 def scrub_stack_traces(node: Any) -> Any:

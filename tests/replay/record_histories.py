@@ -60,6 +60,7 @@ PARKED = ("replay-parked@reelmirror.test", "replay-parked")
 CYCLE_SLUG = "replay-cycle"
 PARKED_SLUG = "replay-parked"
 SECRET_NAMES = ("password", "jwt", "api_key", "payment_method")
+REQUIRED_SECRETS = ("password", "jwt", "api_key")  # every onboarded account has these
 WAIT_SECONDS = 180
 
 
@@ -219,9 +220,16 @@ async def collect(client: Client, workflow_ids: list[str], known_secrets: list[s
 
 
 def stored_secrets(stack: LocalStack) -> list[str]:
+    """Every secret the worker stored for the recorded accounts: none of them may appear in a history."""
     store = SecretStore(stack.secrets_dir)
-    values = [store.get(account, name) for _, account in (MAIN, PARKED) for name in SECRET_NAMES]
-    return [v.get_secret_value() for v in values if v is not None]
+    secrets = []
+    for _, account in (MAIN, PARKED):
+        found = {name: store.get(account, name) for name in SECRET_NAMES}
+        missing = [name for name in REQUIRED_SECRETS if found[name] is None]
+        if missing:
+            raise RecordingError(f"the secret store holds no {', '.join(missing)} for {account}: nothing to check")
+        secrets += [value.get_secret_value() for value in found.values() if value is not None]
+    return secrets
 
 
 def write(recorded: list[Recorded]) -> None:

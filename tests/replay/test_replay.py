@@ -159,9 +159,11 @@ def test_saved_history_holds_no_secret(path: Path) -> None:
     assert secret_findings(json.loads(path.read_text())) == []
 
 
-def test_the_secret_check_finds_secrets_planted_in_a_payload() -> None:
-    """The check above must not pass vacuously: payloads are base64, so each kind is planted inside one."""
+def test_the_secret_check_finds_planted_secrets() -> None:
+    """The check above must not pass vacuously: payloads are base64, so each kind is planted inside one;
+    a bare token start is planted outside the payloads too."""
     document = json.loads(history_files()[0].read_text())
+    assert secret_findings(document) == []
     planted = {
         "password": "correct-horse-battery",
         "note": " ".join(
@@ -175,8 +177,11 @@ def test_the_secret_check_finds_secrets_planted_in_a_payload() -> None:
     }
     payload = {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()}, "data": ""}
     payload["data"] = base64.b64encode(json.dumps(planted).encode()).decode()
-    document["events"][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"].append(payload)
+    started = document["events"][0]["workflowExecutionStartedEventAttributes"]
+    started["input"]["payloads"].append(payload)
+    started["identity"] = "eyJhbGciOiJIUzI1NiJ9"
 
     findings = " | ".join(secret_findings(document, known_secrets=["correct-horse-battery"]))
-    for kind in ("rm_ API key", "JWT", "Stripe client secret", "payment method id", "'password'", "stored secret"):
+    for kind in ("rm_ API key", "JWT in a payload", "Stripe client secret", "payment method id", "'password'"):
         assert kind in findings
+    assert "eyJ (a JWT's start) in the history JSON" in findings and "stored secret #1" in findings
