@@ -773,15 +773,20 @@ ACTIVITY_NAMES = (
 
 @workflow.defn(name="StubPersonaWorkflow")
 class StubPersonaWorkflow:
-    """Stands in for a persona: records the `post_progress` signals its posts send, until `finish`."""
+    """Stands in for a persona: records the `post_progress` signals its posts send.
+
+    It completes by itself once `posts` posts reported they finished (or on `finish`). Why not wait for
+    the test's signal only: once the awaited post completes, the time-skipping server may skip straight to
+    the next timer, and an idle stub's only timer is its execution timeout (ten years by default).
+    """
 
     def __init__(self) -> None:
         self.received: list[PostProgress] = []
         self.done = False
 
     @workflow.run
-    async def run(self) -> list[PostProgress]:
-        await workflow.wait_condition(lambda: self.done)
+    async def run(self, posts: int = 1) -> list[PostProgress]:
+        await workflow.wait_condition(lambda: self.done or sum(p.finished for p in self.received) >= posts)
         return self.received
 
     @workflow.signal
