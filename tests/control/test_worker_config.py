@@ -18,7 +18,7 @@ REPO = Path(__file__).parents[2]
     [
         ("REELMIRROR_BASE_URL", "ftp://reelmirror.example"),
         ("REELMIRROR_HTTP_TIMEOUT_SECONDS", "-3"),
-        ("STRIPE_PUBLISHABLE_KEY", "sk_live_not_a_publishable_key"),
+        ("STRIPE_PUBLISHABLE_KEY", "not-a-publishable-key"),
         ("REELMIRROR_OTEL_EXPORTER", "jaeger"),
     ],
 )
