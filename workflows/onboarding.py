@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         VerifyEmailInput,
         VerifyEmailOutcome,
     )
+    from reelmirror.models import ALL_SCOPES
     from workflows import policies
     from workflows.models import AccountSummary, ConfirmEmailSignal, OnboardingInput, OnboardingStatus
     from workflows.parking import error_message, error_type, is_timeout
@@ -43,22 +44,7 @@ with workflow.unsafe.imports_passed_through():
 M = TypeVar("M", bound=BaseModel)
 
 # Every scope the full loop needs (the contract's 12), billing:write included for auto-reload and top-ups.
-# Listed here rather than imported from the `reelmirror` client, whose package pulls httpx into the worker's
-# workflow imports.
-DEFAULT_SCOPES: tuple[str, ...] = (
-    "personas:read",
-    "personas:write",
-    "sources:read",
-    "sources:write",
-    "content:read",
-    "content:write",
-    "sync:write",
-    "uploads:write",
-    "publishing:read",
-    "publishing:write",
-    "billing:read",
-    "billing:write",
-)
+DEFAULT_SCOPES: tuple[str, ...] = tuple(ALL_SCOPES)
 WELCOME_BONUS_CENTS = 500
 
 
