@@ -239,6 +239,8 @@ class AccountSummary(_Record):
     balance_cents: int
     bonus_granted: bool
     auto_reload: bool
+    # what did not go as asked but left a working account (a declined card, a refused auto-reload)
+    notes: list[str] = Field(default_factory=list)
 
 
 class ConfirmEmailSignal(_Record):

@@ -7,8 +7,11 @@ the e-mail is found by polling the worker's mailbox, or handed in by the `confir
 bonus is awaited by polling the balance. Secrets stay in the worker's store; the summary returned and
 everything in history are ids and fingerprints.
 
-A failure no one can fix by waiting (a declined card, an invalid e-mail) ends the workflow with one
-line saying which step and why; starting the onboarding again is safe (signup answers "already exists").
+A card that is declined or not configured does not cost the account: the onboarding finishes with a
+working key, no bonus, and a note saying what to fix; onboarding again with --card attaches it then (every
+earlier step is recognised as done). A failure that leaves no usable account (an e-mail the service
+refuses) ends the workflow with one line saying which step and why; starting it again is safe (signup
+answers "already exists").
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ M = TypeVar("M", bound=BaseModel)
 # Every scope the full loop needs (the contract's 12), billing:write included for auto-reload and top-ups.
 DEFAULT_SCOPES: tuple[str, ...] = tuple(ALL_SCOPES)
 WELCOME_BONUS_CENTS = 500
+# attach_card failures that leave a working account: report them instead of failing the onboarding
+CARD_PROBLEMS_A_HUMAN_FIXES = frozenset({ErrorType.CARD_DECLINED, ErrorType.MISSING_SECRET})
 
 
 class Stage:
@@ -96,6 +101,7 @@ class OnboardingWorkflow:
             balance_cents=balance.balance_cents,
             bonus_granted=bonus,
             auto_reload=balance.auto_reload,
+            notes=[*self._notes, *([self._last_error] if self._last_error not in (None, *self._notes) else [])],
         )
 
     # --- steps -------------------------------------------------------------------------------------
@@ -166,9 +172,20 @@ class OnboardingWorkflow:
             return await self._balance("read the balance"), False
         await self._set_stage(Stage.ATTACHING_CARD)
         before = await self._balance("read the balance before attaching the card")
-        card = await self._activity(
-            "attach_card", self._account(), CardOutcome, policies.api_call("attach the configured payment method")
-        )
+        try:
+            card = await self._activity(
+                "attach_card", self._account(), CardOutcome, policies.api_call("attach the configured payment method")
+            )
+        except ActivityError as err:
+            if error_type(err) not in CARD_PROBLEMS_A_HUMAN_FIXES:
+                raise
+            self._last_error = (
+                f"no card attached ({error_type(err)}: {error_message(err)}); the account works without one. "
+                "Fix the payment method (REELMIRROR_PAYMENT_METHOD or the account's secret), then onboard again "
+                "with --card"
+            )
+            self._note(self._last_error)
+            return before, False
         if card.already_attached:
             self._note("a payment method was attached already: the welcome bonus belongs to that earlier attach")
             return before, False
@@ -255,7 +272,7 @@ class OnboardingWorkflow:
         if self._stage == Stage.AWAITING_EMAIL:
             lines.append(self._waiting_for_email())
         lines += [f"**Note** {note}" for note in self._notes]
-        if self._last_error:
+        if self._last_error and self._last_error not in self._notes:
             lines.append(f"**Last error** {self._last_error}")
         return "  \n".join(lines)
 
