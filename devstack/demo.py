@@ -66,6 +66,8 @@ async def onboard(client: Client, timing: Timing) -> AccountSummary:
         f"balance ${summary.balance_cents / 100:.2f} (bonus {'granted' if summary.bonus_granted else 'missing'}), "
         f"auto-reload {'on' if summary.auto_reload else 'off'}"
     )
+    for note in summary.notes:
+        console.print(f"   [yellow]note:[/] {note}")
     return summary
 
 
