@@ -7,10 +7,14 @@ every one of them. Workers are separate processes so that tests can `kill -9` on
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +40,18 @@ class StackConfig:
     state_dir: Path | None = None  # defaults to a fresh temporary directory
     simulator_args: list[str] = field(default_factory=list)
     worker_env: dict[str, str] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class LocalStack:
@@ -152,14 +168,19 @@ class LocalStack:
             return False
 
     def stop(self) -> None:
-        """Stop everything this stack started, workers first so none of them logs a lost server."""
-        for worker in self.workers:
-            worker.stop()
-        self.temporal.stop()
-        if self.simulator is not None:
-            self.simulator.stop()
-        if self.localstripe is not None:
-            self.localstripe.stop()
+        """Stop everything this stack started, workers first so none of them logs a lost server.
+
+        A second Ctrl-C while stopping must not leave the rest running (each process has its own session,
+        so nothing else would stop it): SIGINT is ignored until every process is down.
+        """
+        with _sigint_ignored():
+            for worker in self.workers:
+                worker.stop()
+            self.temporal.stop()
+            if self.simulator is not None:
+                self.simulator.stop()
+            if self.localstripe is not None:
+                self.localstripe.stop()
 
     def _python_env(self) -> dict[str, str]:
         env = dict(os.environ)
