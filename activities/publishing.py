@@ -2,7 +2,9 @@
 
 Approve publishes to every target: a second approve would publish twice, so `approve_post` reads the
 post before acting and treats "already publishing" as success. When the persona has no publishing
-target the post goes to the dashboard's composer for a human, rather than failing.
+target the post goes to the dashboard's composer for a human, rather than failing. A status value this
+bot does not know (a vendor release ahead of it, a garbled answer) is never read as an outcome: after a
+409 it makes the attempt fail retryably, so the next attempt reads the post again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from activities.models import (
 from activities.views import POST_SETTLED, deliveries_view, post_view
 from reelmirror.client import ReelMirrorClient
 from reelmirror.errors import ConflictError, ValidationFailedError
-from reelmirror.models import DELIVERY_TERMINAL, GeneratedPost
+from reelmirror.models import DELIVERY_TERMINAL, GENERATED_POST_STATUSES, GeneratedPost
 
 __all__ = ["PublishingActivities"]
 
@@ -76,8 +78,10 @@ class PublishingActivities(ActivityBase):
         except ConflictError:
             # Approved meanwhile (our own earlier attempt, or a human): report what it became.
             heartbeat("re-reading")
-            settled = _settled_outcome(await client.get_generated_post(post.id))
+            current = await client.get_generated_post(post.id)
+            settled = _settled_outcome(current)
             if settled is None:
+                _raise_if_unknown(current, "approve")
                 raise
             return settled
         except ValidationFailedError as exc:
@@ -106,6 +110,7 @@ class PublishingActivities(ActivityBase):
         except (ConflictError, ValidationFailedError):
             again = await client.get_generated_post(post.id)
             if again.status != "rejected":
+                _raise_if_unknown(again, "reject")
                 raise
             rejected = again
         activity.logger.info("rejected generated post %s", post.id)
@@ -120,6 +125,17 @@ class PublishingActivities(ActivityBase):
             done = sum(1 for d in outgoing.deliveries if d.status in DELIVERY_TERMINAL)
             raise not_ready(f"outgoing post {outgoing.id}: {done}/{len(outgoing.deliveries)} deliveries finished")
         return deliveries_view(outgoing)
+
+
+def _raise_if_unknown(post: GeneratedPost, action: str) -> None:
+    """After a refused `action`, a status we do not know says nothing about what the post became: retry
+    (policy backoff) and read it again, rather than report the refusal as final."""
+    if post.status not in GENERATED_POST_STATUSES:
+        raise ApplicationError(
+            f"{action} of generated post {post.id} was refused and the post now shows status {post.status!r}, "
+            "which this bot does not know: reading it again on the next attempt",
+            type=ErrorType.MALFORMED_RESPONSE,
+        )
 
 
 def _settled_outcome(post: GeneratedPost) -> ApproveOutcome | None:
