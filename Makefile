@@ -15,17 +15,26 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The Web UI test drives Debian's chromium (no browser download at run time).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "the Web UI test needs Debian's chromium: sudo apt-get install chromium"; exit 1; \
+	fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q -m slow
 
 demo: $(STAMP)
@@ -33,6 +42,9 @@ demo: $(STAMP)
 
 simulator: $(STAMP)
 	$(BIN)/python -m simulator $(SIM_ARGS)
+
+worker: $(STAMP)
+	$(BIN)/python worker.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
