@@ -8,7 +8,7 @@ a post the server's own automation (auto_clone/auto_publish) will generate is ne
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity
 
@@ -28,12 +28,15 @@ from activities.models import (
 )
 from activities.views import sync_job_view
 from reelmirror.client import ReelMirrorClient
-from reelmirror.models import GeneratedPost, Source, SourcePost
+from reelmirror.models import GeneratedPost, Source, SourcePost, SyncJob
 
 __all__ = ["SERVER_GENERATES", "ContentActivities"]
 
 #: Automation modes in which the server generates by itself: we adopt its posts, never generate.
 SERVER_GENERATES = frozenset({"auto_clone", "auto_publish"})
+
+#: The contract's sync cooldown: within it after a sync started, a new sync of that source is skipped.
+SYNC_COOLDOWN = timedelta(minutes=15)
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
@@ -51,8 +54,28 @@ class ContentActivities(ActivityBase):
     @activity.defn(name="start_sync")
     @translated
     async def start_sync(self, input: PersonaInput) -> SyncStartedView:
-        """Start a sync (free; inside the server's 15-minute cooldown its jobs come back `skipped`)."""
-        started = await self._account_client(input.account_ref).sync_persona(input.persona_id)
+        """Start a sync (free; inside the server's 15-minute cooldown its jobs come back `skipped`).
+
+        A retry after a lost answer (a 502 after the server started the sync, a worker killed mid-call)
+        gets `skipped` jobs while the sync it cannot name still runs; handing those on would plan the
+        cycle before that sync's posts are visible. So a skipped job of a source whose last completed
+        sync is older than the cooldown (or that never completed one) means a sync is running: NotReady,
+        and the retry policy asks again until it is over.
+        """
+        client = self._account_client(input.account_ref)
+        started = await client.sync_persona(input.persona_id)
+        heartbeat("checking for skipped jobs")
+        skipped = [
+            job for job in [await client.get_sync_job(job_id) for job_id in started.job_ids] if job.status == "skipped"
+        ]
+        if skipped:
+            heartbeat("checking sources")
+            sources = {source.id: source for source in await client.list_sources(input.persona_id)}
+            running = [job for job in skipped if _unseen_sync_running(job, sources.get(job.source_id or ""))]
+            if running:
+                raise not_ready(
+                    f"a sync of source {running[0].source_id} started earlier is still running: waiting for its posts"
+                )
         return SyncStartedView(job_ids=list(started.job_ids))
 
     @activity.defn(name="poll_sync_job")
@@ -150,6 +173,17 @@ class ContentActivities(ActivityBase):
             raise not_ready(f"the server has not generated a post for source post {input.source_post_id} yet")
         post = existing[0]
         return GenerateOutcome(generated_post_id=post.id, adopted=True, origin=post.origin)
+
+
+def _unseen_sync_running(skipped: SyncJob, source: Source | None) -> bool:
+    """Whether a skipped job proves a sync of its source is running: the server skips inside the cooldown
+    after the last sync it started, so if the source's last completed sync is older than that, the
+    started one has not completed yet (or failed, and then the next try after the cooldown starts anew)."""
+    if source is None or skipped.created_at is None:
+        return False
+    if source.last_synced_at is None:
+        return True
+    return skipped.created_at - source.last_synced_at >= SYNC_COOLDOWN
 
 
 def _source_of(post: SourcePost, sources: list[Source]) -> Source | None:

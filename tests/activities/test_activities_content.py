@@ -50,6 +50,30 @@ async def test_sync_is_not_ready_until_the_job_finishes(
     assert skipped.status == "skipped"
 
 
+async def test_a_sync_whose_start_answer_was_lost_is_waited_for_not_skipped(
+    run: Runner, acts: ReelMirrorActivities, sim_admin: SimulatorAdmin, onboarded: Callable[..., Awaitable[Account]]
+) -> None:
+    account = await onboarded(card=False)
+    setup = await persona_with_source(run, acts, account)
+    persona = setup.input(PersonaInput, persona_id=setup.persona_id)
+    await sim_admin.set_chaos(lost_response_rate=1.0, path_pattern=r"/sync$", methods=["POST"], max_faults=1)
+    lost = await run.failure(acts.start_sync, persona)  # the server started the sync; its answer was lost
+    assert lost.type == "UPSTREAM_ERROR" and not lost.non_retryable
+
+    # The retry's job is skipped (the unseen sync runs): handing it on would plan before the posts exist.
+    running = await run.failure(acts.start_sync, persona)
+    assert running.type == "NotReady" and not running.non_retryable
+
+    await sim_admin.advance_clock(301)  # the unseen sync completes; the cooldown still runs
+    after = await run(acts.start_sync, persona)
+    skipped = await run(acts.poll_sync_job, setup.input(JobInput, job_id=after.job_ids[0]))
+    assert skipped.status == "skipped"
+    client = acts._account_client(account.ref)
+    assert len(await client.list_source_posts(setup.persona_id)) == BACKLOG
+    syncs = await sim_admin.ledger(kind="sync", persona_id=setup.persona_id)
+    assert [s["details"]["status"] for s in syncs] == ["pending", "skipped", "skipped"]
+
+
 async def test_plan_cycle_limits_skips_handled_and_adopts_existing(
     run: Runner, acts: ReelMirrorActivities, sim_admin: SimulatorAdmin, onboarded: Callable[..., Awaitable[Account]]
 ) -> None:
