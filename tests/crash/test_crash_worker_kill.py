@@ -116,6 +116,33 @@ async def test_b_worker_killed_while_a_sync_job_is_polled(
     assert len(await ledger_has(admin, "sync", persona_id=persona_id)) == 1, "the sync was started again"
 
 
+async def test_b2_worker_killed_after_the_sync_started_before_its_answer_arrived(
+    stack: LocalStack, client: Client, sim_knobs: SimulatorAdmin, account: AccountSummary, recovery: RecoveryClock
+) -> None:
+    """The server starts the sync and the answer is lost; the kill lands before the retry, whose job comes
+    back skipped (the first sync still runs): the cycle must wait for that sync, not plan without its posts."""
+    admin = sim_knobs
+    # 15 real seconds: longer than the fresh worker needs to pick the persona up again (its sticky queue on
+    # the dead worker times out after 10 s), so the skipped job is seen while the first sync still runs.
+    await admin.patch_config({"durations_seconds": {"sync": [1500, 1500]}})
+    await admin.set_chaos(
+        lost_response_rate=1.0, lost_response_mode="502", path_pattern="/sync$", methods=["POST"], max_faults=1
+    )
+    config = persona_config("Crash Sync Start", "crash_sync_start_chef", posts=2)
+    handle = await start_persona(client, ACCOUNT, config)
+    persona_id = await persona_id_of(admin, EMAIL, config.name)
+    await wait_for(lambda: ledger_has(admin, "sync", persona_id=persona_id), "the sync in the ledger", every=0.02)
+    killed = kill_worker(stack)
+    assert not await activity_completed(client, handle.id, "start_sync"), "the kill came after start_sync ended"
+    stack.start_worker()
+
+    status: PersonaStatus = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
+    recovery.record("b2: sync started, answer lost", killed)
+
+    await assert_cycle_done(client, config, status, posts=2)
+    await assert_exactly_once(admin, EMAIL, persona_id, expected_posts=2, expected_approved=2)
+
+
 async def test_c_worker_killed_after_generate_committed_before_the_activity_completed(
     stack: LocalStack, client: Client, sim_knobs: SimulatorAdmin, account: AccountSummary, recovery: RecoveryClock
 ) -> None:
