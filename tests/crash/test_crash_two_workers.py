@@ -69,9 +69,11 @@ async def test_two_workers_share_the_work_and_one_dies_mid_run(
     persona_id = await persona_id_of(admin, EMAIL, config.name)
 
     async def both_busy_mid_run() -> Counter[int] | None:
-        """Both workers have run activities, and posts are still waiting to be approved."""
+        """Both workers have run activities, and posts are in flight: generated, not all approved yet."""
         if len(await admin.ledger(kind="approve", persona_id=persona_id)) >= POSTS:
             raise AssertionError("the run ended before both workers were seen running activities")
+        if not await admin.ledger(kind="generate", persona_id=persona_id):
+            return None
         counts = pid_counts(await activity_identities(client, await workflow_ids(client, config.persona_slug, EMAIL)))
         return counts if {first.pid, second.pid} <= set(counts) else None
 
