@@ -28,7 +28,7 @@ from control import ops
 from control.config_file import describe_validation_error, load_persona_config
 from control.connection import connect, task_queue
 from control.render import approvals_table, personas_table
-from workflows.models import AutoReloadConfig, OnboardingInput, Timing
+from workflows.models import AutoReloadConfig, OnboardingInput, Timing, check_account_ref
 
 T = TypeVar("T")
 
@@ -60,6 +60,13 @@ def _finish(code: int) -> None:
 def fail(message: str, code: int = 2) -> None:
     print(f"error: {message}", file=sys.stderr)
     _finish(code)
+
+
+def _account_name(account: str, label: str = "--account") -> str:
+    try:
+        return check_account_ref(account)
+    except ValueError as exc:
+        raise ops.OperatorError(f"{label}: {exc}") from None
 
 
 def _refuse_early(check: Callable[[], object]) -> None:
@@ -162,8 +169,7 @@ def persona_start(
         timing = Timing(time_scale=time_scale)
     except ops.OperatorError as exc:
         fail(str(exc))
-    if not account or not account.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        fail(f"--account {account!r} must be the lower-case name used at onboarding")
+    _refuse_early(lambda: _account_name(account))
 
     handle, started = run(lambda client: ops.start_persona(client, account, parsed, timing, task_queue()))
     print(f"persona workflow {handle.id} {'started' if started else 'is already running (nothing changed)'}")
@@ -252,6 +258,7 @@ def import_key(
     from activities.secrets import SecretStore
     from activities.settings import ActivitySettings
 
+    _refuse_early(lambda: _account_name(account, "ACCOUNT"))
     key = sys.stdin.readline().strip()
     if not key.startswith("rm_"):
         fail("standard input must hold the API key, starting with rm_")

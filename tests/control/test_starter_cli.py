@@ -45,6 +45,11 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         (("onboard", "--email", "a@b.co", "--confirmation", "carrier-pigeon"), "--confirmation"),
         (("confirm-email", "a@b.co", "not-a-link"), "must be the http(s) URL"),
         (("account", "import-key", "main"), "must hold the API key"),
+        (("account", "import-key", "../etc"), "ACCOUNT: '../etc' is not a valid account name"),
+        (
+            ("persona", "start", "examples/demo-persona.toml", "--account", "Main Account"),
+            "is not a valid account name",
+        ),
         (("watch", "--interval", "0"), "--interval"),
     ],
 )
