@@ -2,9 +2,9 @@
 
 The simulator's billing goes through the real Stripe SDK, so tests, the demo and benchmarks need a
 Stripe API to talk to without network access. ``localstripe`` from the virtualenv's ``bin`` directory
-is started in its own process group (``--from-scratch``, so no state leaks in from an earlier run),
-polled until it answers, and stopped by signalling the whole group, so nothing is left running even
-when the interpreter that started it is interrupted.
+is started as a :class:`~devstack.process.ManagedProcess` (own process group, stopped as a group, and
+ended by the kernel if its parent dies), with ``--from-scratch`` so no state leaks in from an earlier
+run (localstripe always pickles its state to one fixed file in the temp directory).
 
 Two forms: :class:`LocalStripe` (sync, a context manager) and :func:`localstripe_server` (async
 context manager that does not block the event loop while waiting).
@@ -14,20 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 import httpx
 
 from devstack.ports import LOOPBACK, free_port
+from devstack.process import ManagedProcess
 
 # Any "sk_" key is accepted by localstripe; this one only proves the server answers authenticated calls.
 _PROBE_KEY = "sk_test_probe"
@@ -45,12 +42,14 @@ def localstripe_executable() -> Path:
 class LocalStripe:
     """One localstripe process; ``url`` is its API base (``http://127.0.0.1:<port>``)."""
 
-    def __init__(self, port: int | None = None, *, startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self, port: int | None = None, *, startup_timeout: float = 20.0, log_path: Path | None = None
+    ) -> None:
         self.port = port or free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
         self._startup_timeout = startup_timeout
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._log_path = log_path
+        self.process: ManagedProcess | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def spawn(self) -> None:
@@ -58,20 +57,15 @@ class LocalStripe:
         executable = localstripe_executable()
         if not executable.exists():
             raise LocalStripeError(f"localstripe is not installed next to {sys.executable}")
-        self._log = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(
-            [str(executable), "--port", str(self.port), "--from-scratch"],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        log_path = self._log_path or Path(tempfile.mkdtemp(prefix="localstripe-")) / "localstripe.log"
+        argv = [str(executable), "--port", str(self.port), "--from-scratch"]
+        self.process = ManagedProcess("localstripe", argv, log_path).start()
 
     def _probe(self) -> bool:
         """One readiness probe; raises when the process already died."""
-        assert self._process is not None
-        if self._process.poll() is not None:
-            raise LocalStripeError(f"localstripe exited with code {self._process.returncode}: {self._log_tail()}")
+        assert self.process is not None
+        if not self.process.alive():
+            raise LocalStripeError(f"localstripe exited before answering: {self.process.tail()}")
         try:
             response = httpx.get(
                 f"{self.url}/v1/customers", headers={"Authorization": f"Bearer {_PROBE_KEY}"}, timeout=0.5
@@ -106,25 +100,9 @@ class LocalStripe:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Terminate the process group (SIGTERM, then SIGKILL after ``timeout``). Idempotent."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def _log_tail(self, limit: int = 2000) -> str:
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")[-limit:]
+        process, self.process = self.process, None
+        if process is not None:
+            process.stop(grace=timeout)
 
     # -- context manager -------------------------------------------------------------------------
     def __enter__(self) -> LocalStripe:

@@ -7,6 +7,7 @@ SIGKILL on the whole group, so a helper that forks (the Temporal CLI starts its 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -15,6 +16,18 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the process that started it dies.
+
+    Each child runs in its own session (so Ctrl-C in a terminal reaches only the parent, which stops the
+    group cleanly); this covers the parent being killed outright, e.g. a test run stopped by a timeout.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def venv_bin(name: str) -> str:
@@ -58,6 +71,7 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 env=self.env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         finally:
             log.close()

@@ -119,7 +119,7 @@ class LocalStack:
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self, workers: int = 1) -> LocalStack:
         try:
-            self.localstripe = LocalStripe()
+            self.localstripe = LocalStripe(log_path=self.logs / "localstripe.log")
             self.localstripe.start()
             self.start_simulator()
             self.temporal.start()

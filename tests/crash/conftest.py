@@ -41,9 +41,8 @@ def _process_groups(stack: LocalStack) -> dict[str, int]:
         groups["temporal"] = stack.temporal.process.pid
     if stack.simulator is not None:
         groups["simulator"] = stack.simulator.pid
-    process = getattr(stack.localstripe, "_process", None)
-    if process is not None:
-        groups["localstripe"] = process.pid
+    if stack.localstripe is not None and stack.localstripe.process is not None:
+        groups["localstripe"] = stack.localstripe.process.pid
     return groups
 
 
