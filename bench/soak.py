@@ -107,7 +107,7 @@ class SoakConfig:
                     "sync_interval_minutes": 15,
                     "posts_per_cycle": self.posts,
                     "max_concurrent_posts": self.posts,
-                    # A second cycle picks up posts a lost sync answer hid from the first (its retry is skipped).
+                    # Two cycles: the second syncs and plans again inside a running persona, under the same chaos.
                     "max_cycles": 2,
                     "approval": {"mode": approval},
                 }
