@@ -44,7 +44,7 @@ def personas_table(statuses: list[PersonaStatus], now: datetime) -> Table:
         table.add_row(
             s.workflow_id, stage, problem, str(s.active_posts), str(c.generated + c.adopted), str(c.approved),
             str(c.rejected), f"{c.published_deliveries} deliveries", str(c.failed_posts + c.failed_deliveries),
-            _money(s.credits_spent_today_cents) + budget, _ago(s.next_sync_at, now),
+            _money(s.credits_spent_today_cents) + budget, "paused" if s.paused else _ago(s.next_sync_at, now),
         )  # fmt: skip
     return table
 
