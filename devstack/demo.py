@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import sys
 import time
@@ -160,7 +161,13 @@ async def demo(stack: LocalStack, time_scale: float) -> int:
     return 1 if problems else 0
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """`kill` (or a CI timeout) stops the demo like Ctrl-C does: through the `finally` that stops the stack."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep-running", action="store_true", help="leave the stack up for the Web UI (Ctrl-C ends)")
     parser.add_argument("--time-scale", type=float, default=0.01, help="simulated time per real time (default 0.01)")
