@@ -298,3 +298,29 @@ PARK_FOR_BALANCE: frozenset[str] = frozenset({ErrorType.INSUFFICIENT_BALANCE})
 PARK_FOR_CREDENTIALS: frozenset[str] = frozenset(
     {ErrorType.UNAUTHORIZED, ErrorType.FORBIDDEN, ErrorType.MISSING_SECRET}
 )
+
+
+#: The registered activity names (SPEC.md's table), in onboarding -> publishing order.
+ACTIVITY_NAMES: tuple[str, ...] = (
+    "signup",
+    "verify_email",
+    "create_api_key",
+    "attach_card",
+    "await_balance",
+    "get_balance",
+    "configure_auto_reload",
+    "ensure_persona",
+    "ensure_source",
+    "ensure_publishing_target",
+    "start_sync",
+    "poll_sync_job",
+    "plan_cycle",
+    "generate_post",
+    "find_generated_post",
+    "poll_generated_post",
+    "get_generated_post",
+    "await_outgoing_post",
+    "approve_post",
+    "reject_post",
+    "poll_deliveries",
+)

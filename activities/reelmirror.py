@@ -12,35 +12,11 @@ from typing import Any
 
 from activities.account import AccountActivities
 from activities.content import ContentActivities
+from activities.models import ACTIVITY_NAMES
 from activities.persona import PersonaActivities
 from activities.publishing import PublishingActivities
 
 __all__ = ["ACTIVITY_NAMES", "ReelMirrorActivities"]
-
-#: The registered activity names (SPEC.md's table), in onboarding -> publishing order.
-ACTIVITY_NAMES: tuple[str, ...] = (
-    "signup",
-    "verify_email",
-    "create_api_key",
-    "attach_card",
-    "await_balance",
-    "get_balance",
-    "configure_auto_reload",
-    "ensure_persona",
-    "ensure_source",
-    "ensure_publishing_target",
-    "start_sync",
-    "poll_sync_job",
-    "plan_cycle",
-    "generate_post",
-    "find_generated_post",
-    "poll_generated_post",
-    "get_generated_post",
-    "await_outgoing_post",
-    "approve_post",
-    "reject_post",
-    "poll_deliveries",
-)
 
 
 class ReelMirrorActivities(AccountActivities, PersonaActivities, ContentActivities, PublishingActivities):

@@ -28,6 +28,7 @@ from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.models import (
+    ACTIVITY_NAMES,
     NON_RETRYABLE_ERROR_TYPES,
     AccountRef,
     ApiKeyOutcome,
@@ -746,29 +747,6 @@ class FakeReelMirror:
         return delivery.model_copy(update={"status": "published"})
 
 
-ACTIVITY_NAMES = (
-    "signup",
-    "verify_email",
-    "create_api_key",
-    "attach_card",
-    "await_balance",
-    "get_balance",
-    "configure_auto_reload",
-    "ensure_persona",
-    "ensure_source",
-    "ensure_publishing_target",
-    "start_sync",
-    "poll_sync_job",
-    "plan_cycle",
-    "generate_post",
-    "find_generated_post",
-    "poll_generated_post",
-    "get_generated_post",
-    "await_outgoing_post",
-    "approve_post",
-    "reject_post",
-    "poll_deliveries",
-)
 
 
 @workflow.defn(name="StubPersonaWorkflow")
