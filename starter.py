@@ -28,7 +28,9 @@ from control import ops
 from control.config_file import describe_validation_error, load_persona_config
 from control.connection import connect, task_queue
 from control.render import approvals_table, personas_table
-from workflows.models import AutoReloadConfig, OnboardingInput, Timing, check_account_ref
+from workflows.config import AutoReloadConfig, OnboardingInput, check_account_ref
+from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.policies import Timing
 
 T = TypeVar("T")
 
@@ -194,7 +196,7 @@ def reject(post_id: str, reason: Annotated[str, typer.Option(help="Why, kept wit
     _finish(0)
 
 
-def _persona_signal(signal: str, done: str) -> Callable[[str], None]:
+def _persona_signal(signal: ops.PersonaSignal, done: str) -> Callable[[str], None]:
     def command(persona: str) -> None:
         run(lambda client: ops.signal_persona(client, persona, signal))
         print(f"{persona}: {done}")
@@ -204,14 +206,14 @@ def _persona_signal(signal: str, done: str) -> Callable[[str], None]:
 
 
 app.command("pause", help="Start no new cycles for PERSONA (posts in flight go on).")(
-    _persona_signal("pause", "paused")
+    _persona_signal(PersonaLoopWorkflow.pause, "paused")
 )
-app.command("resume", help="Resume a paused PERSONA.")(_persona_signal("resume", "resumed"))
+app.command("resume", help="Resume a paused PERSONA.")(_persona_signal(PersonaLoopWorkflow.resume, "resumed"))
 app.command("topped-up", help="Tell a PERSONA parked on an empty balance that credits were added.")(
-    _persona_signal("topped_up", "told about the top-up")
+    _persona_signal(PersonaLoopWorkflow.topped_up, "told about the top-up")
 )
 app.command("credentials-updated", help="Tell a PERSONA parked on a bad key that the key was fixed.")(
-    _persona_signal("credentials_updated", "told about the new credentials")
+    _persona_signal(PersonaLoopWorkflow.credentials_updated, "told about the new credentials")
 )
 
 

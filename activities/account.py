@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.base import API_KEY, ActivityBase, heartbeat
+from activities.error_types import ErrorType
 from activities.errors import not_ready, translated
 from activities.models import (
     AccountRef,
@@ -23,7 +24,6 @@ from activities.models import (
     BalanceView,
     CardOutcome,
     CreateApiKeyInput,
-    ErrorType,
     SignupInput,
     SignupOutcome,
     VerifyEmailInput,
@@ -51,7 +51,7 @@ SETUP_INTENT_ID = "setup_intent_id"
 
 
 class AccountActivities(ActivityBase):
-    @activity.defn(name="signup")
+    @activity.defn
     @translated
     async def signup(self, input: SignupInput) -> SignupOutcome:
         """Sign up once. The password is stored BEFORE the call, so a retry reuses it; a repeat is 409."""
@@ -74,7 +74,7 @@ class AccountActivities(ActivityBase):
         activity.logger.info("signed up account %s as user %s", ref, result.user_id)
         return SignupOutcome(user_id=result.user_id)
 
-    @activity.defn(name="verify_email")
+    @activity.defn
     @translated
     async def verify_email(self, input: VerifyEmailInput) -> VerifyEmailOutcome:
         """Consume the confirmation link (from the signal, else the mailbox) and store the session JWT.
@@ -125,7 +125,7 @@ class AccountActivities(ActivityBase):
             jwt_fingerprint=fingerprint(token),
         )
 
-    @activity.defn(name="create_api_key")
+    @activity.defn
     @translated
     async def create_api_key(self, input: CreateApiKeyInput) -> ApiKeyOutcome:
         """Create the `rm_` key with the stored JWT, unless a working key with the scopes is stored already."""
@@ -161,7 +161,7 @@ class AccountActivities(ActivityBase):
             reused=True,
         )
 
-    @activity.defn(name="attach_card")
+    @activity.defn
     @translated
     async def attach_card(self, input: AccountRef) -> CardOutcome:
         """Save the operator's card through a SetupIntent, unless the account has a payment method already.
@@ -204,7 +204,7 @@ class AccountActivities(ActivityBase):
         activity.logger.info("card confirmed for account %s: %s %s", ref, confirmed.id, confirmed.status)
         return CardOutcome(setup_intent_id=confirmed.id, status=confirmed.status)
 
-    @activity.defn(name="await_balance")
+    @activity.defn
     @translated
     async def await_balance(self, input: AwaitBalanceInput) -> BalanceView:
         """Poll: NotReady until a payment method is saved and the balance reached `at_least_cents` (the bonus)."""
@@ -216,12 +216,12 @@ class AccountActivities(ActivityBase):
             f"balance is {balance.balance_cents} cents (payment method {card}); waiting for {input.at_least_cents}"
         )
 
-    @activity.defn(name="get_balance")
+    @activity.defn
     @translated
     async def get_balance(self, input: AccountRef) -> BalanceView:
         return balance_view(await self._account_client(input.account_ref).get_balance())
 
-    @activity.defn(name="configure_auto_reload")
+    @activity.defn
     @translated
     async def configure_auto_reload(self, input: AutoReloadInput) -> BalanceView:
         """Set auto-reload (idempotent: the same PATCH twice leaves the same settings)."""

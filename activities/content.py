@@ -51,7 +51,7 @@ async def existing_posts(client: ReelMirrorClient, persona_id: str, source_post_
 
 
 class ContentActivities(ActivityBase):
-    @activity.defn(name="start_sync")
+    @activity.defn
     @translated
     async def start_sync(self, input: PersonaInput) -> SyncStartedView:
         """Start a sync (free; inside the server's 15-minute cooldown its jobs come back `skipped`).
@@ -78,7 +78,7 @@ class ContentActivities(ActivityBase):
                 )
         return SyncStartedView(job_ids=list(started.job_ids))
 
-    @activity.defn(name="poll_sync_job")
+    @activity.defn
     @translated
     async def poll_sync_job(self, input: JobInput) -> SyncJobView:
         """Poll: NotReady until the job is completed, failed or skipped."""
@@ -87,7 +87,7 @@ class ContentActivities(ActivityBase):
             raise not_ready(f"sync job {job.id} is {job.status}")
         return sync_job_view(job)
 
-    @activity.defn(name="plan_cycle")
+    @activity.defn
     @translated
     async def plan_cycle(self, input: PlanCycleInput) -> CyclePlan:
         """Pick up to `limit` source posts not handled yet, oldest first, each with any generated post that
@@ -139,7 +139,7 @@ class ContentActivities(ActivityBase):
         activity.logger.info("persona %s: planned %d posts, deferred %d", input.persona_id, len(items), deferred)
         return CyclePlan(items=items, deferred=deferred)
 
-    @activity.defn(name="generate_post")
+    @activity.defn
     @translated
     async def generate_post(self, input: GenerateInput) -> GenerateOutcome:
         """Generate, unless a generated post for this source post exists already (then adopt the oldest).
@@ -163,7 +163,7 @@ class ContentActivities(ActivityBase):
         activity.logger.info("generated post %s for source post %s", result.generated_post_id, input.source_post_id)
         return GenerateOutcome(generated_post_id=result.generated_post_id, adopted=False, origin="api")
 
-    @activity.defn(name="find_generated_post")
+    @activity.defn
     @translated
     async def find_generated_post(self, input: FindGeneratedInput) -> GenerateOutcome:
         """Poll: NotReady until the server's automation has generated a post for the source post."""

@@ -1,9 +1,9 @@
-"""The ONE error table: every failure an activity can meet, as a Temporal `ApplicationError`.
+"""Client and worker exceptions -> Temporal `ApplicationError`s, through one table.
 
-Why a table keyed by exception class: the vendor's error table (DESIGN.md principle 4) becomes data that
-a test walks row by row, instead of `if status == ...` scattered over twenty activities. Each row says
-the `ApplicationError.type` (an `ErrorType` constant the workflows branch on), whether Temporal may
-retry, and which delay rule overrides the retry policy's backoff for the next attempt:
+Why a table keyed by exception class: the vendor's error table becomes data that a test walks row by
+row, instead of `if status == ...` scattered over twenty activities. Each row names a type of the error
+vocabulary (`activities.error_types`), which says whether Temporal may retry it and which delay rule
+overrides the retry policy's backoff for the next attempt:
 
 * `POLICY`: the activity's retry policy decides (exponential backoff for 502 and network errors);
 * `SERVER_RESET`: a 429 waits for the reset the server announced, at least one second;
@@ -15,7 +15,6 @@ it. Messages are the client's, already redacted: no secret reaches workflow hist
 
 from __future__ import annotations
 
-import enum
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,8 +24,8 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
 from activities.mailbox import MailboxError
-from activities.models import ErrorType
 from activities.secrets import MissingSecretError, SecretStoreError
 from activities.settings import ActivitySettings
 from reelmirror.errors import (
@@ -50,7 +49,6 @@ from reelmirror.errors import (
 __all__ = [
     "ERROR_TABLE",
     "MIN_RATE_LIMIT_DELAY",
-    "DelayRule",
     "ErrorRow",
     "not_ready",
     "row_for",
@@ -62,44 +60,49 @@ __all__ = [
 MIN_RATE_LIMIT_DELAY = timedelta(seconds=1)
 
 
-class DelayRule(enum.Enum):
-    POLICY = "policy"
-    SERVER_RESET = "server_reset"
-    SERVICE_UNAVAILABLE = "service_unavailable"
-
-
 @dataclass(frozen=True)
 class ErrorRow:
-    type: str
-    retryable: bool
-    delay: DelayRule = DelayRule.POLICY
+    """One row as the activities apply it: the type, and its retry and delay rules from the vocabulary."""
+
+    type: ErrorType
+
+    @property
+    def kind(self) -> ErrorKind:
+        return VOCABULARY[self.type]
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind.retryable
+
+    @property
+    def delay(self) -> Delay:
+        return self.kind.delay
 
 
+#: Client and worker exceptions -> the vocabulary's type; subclasses inherit their parent's row.
 ERROR_TABLE: dict[type[Exception], ErrorRow] = {
-    UnauthorizedError: ErrorRow(ErrorType.UNAUTHORIZED, retryable=False),
-    ForbiddenError: ErrorRow(ErrorType.FORBIDDEN, retryable=False),
-    InsufficientBalanceError: ErrorRow(ErrorType.INSUFFICIENT_BALANCE, retryable=False),
-    NotFoundError: ErrorRow(ErrorType.NOT_FOUND, retryable=False),
+    UnauthorizedError: ErrorRow(ErrorType.UNAUTHORIZED),
+    ForbiddenError: ErrorRow(ErrorType.FORBIDDEN),
+    InsufficientBalanceError: ErrorRow(ErrorType.INSUFFICIENT_BALANCE),
+    NotFoundError: ErrorRow(ErrorType.NOT_FOUND),
     # Where 409 means "already exists" the activity handles it before it gets here.
-    ConflictError: ErrorRow(ErrorType.CONFLICT, retryable=False),
-    ValidationFailedError: ErrorRow(ErrorType.VALIDATION_ERROR, retryable=False),
-    RateLimitedError: ErrorRow(ErrorType.RATE_LIMITED, retryable=True, delay=DelayRule.SERVER_RESET),
-    UpstreamError: ErrorRow(ErrorType.UPSTREAM_ERROR, retryable=True),
-    ServiceUnavailableError: ErrorRow(
-        ErrorType.SERVICE_UNAVAILABLE, retryable=True, delay=DelayRule.SERVICE_UNAVAILABLE
-    ),
-    TransportError: ErrorRow(ErrorType.TRANSPORT_ERROR, retryable=True),
-    MalformedResponseError: ErrorRow(ErrorType.MALFORMED_RESPONSE, retryable=True),
-    UnexpectedStatusError: ErrorRow(ErrorType.UNEXPECTED_STATUS, retryable=True),
-    ConfirmationLinkError: ErrorRow(ErrorType.CONFIRMATION_LINK, retryable=False),
-    StripeConfirmationError: ErrorRow(ErrorType.CARD_DECLINED, retryable=False),
+    ConflictError: ErrorRow(ErrorType.CONFLICT),
+    ValidationFailedError: ErrorRow(ErrorType.VALIDATION_ERROR),
+    RateLimitedError: ErrorRow(ErrorType.RATE_LIMITED),
+    UpstreamError: ErrorRow(ErrorType.UPSTREAM_ERROR),
+    ServiceUnavailableError: ErrorRow(ErrorType.SERVICE_UNAVAILABLE),
+    TransportError: ErrorRow(ErrorType.TRANSPORT_ERROR),
+    MalformedResponseError: ErrorRow(ErrorType.MALFORMED_RESPONSE),
+    UnexpectedStatusError: ErrorRow(ErrorType.UNEXPECTED_STATUS),
+    ConfirmationLinkError: ErrorRow(ErrorType.CONFIRMATION_LINK),
+    StripeConfirmationError: ErrorRow(ErrorType.CARD_DECLINED),
     # The worker's own state: a missing or unsafe secret file needs an operator, like a bad key.
-    MissingSecretError: ErrorRow(ErrorType.MISSING_SECRET, retryable=False),
-    SecretStoreError: ErrorRow(ErrorType.MISSING_SECRET, retryable=False),
+    MissingSecretError: ErrorRow(ErrorType.MISSING_SECRET),
+    SecretStoreError: ErrorRow(ErrorType.MISSING_SECRET),
     # An unreachable mailbox is a transport problem of its own kind: retry with backoff.
-    MailboxError: ErrorRow(ErrorType.TRANSPORT_ERROR, retryable=True),
+    MailboxError: ErrorRow(ErrorType.TRANSPORT_ERROR),
     # Any other ReelMirrorError (a future subclass): treat like an unexpected status.
-    ReelMirrorError: ErrorRow(ErrorType.UNEXPECTED_STATUS, retryable=True),
+    ReelMirrorError: ErrorRow(ErrorType.UNEXPECTED_STATUS),
 }
 
 
@@ -113,9 +116,9 @@ def row_for(exc: BaseException) -> ErrorRow | None:
 
 
 def _delay(row: ErrorRow, exc: BaseException, settings: ActivitySettings) -> timedelta | None:
-    if row.delay is DelayRule.SERVICE_UNAVAILABLE:
+    if row.delay is Delay.SERVICE_UNAVAILABLE:
         return timedelta(seconds=settings.service_unavailable_retry_seconds)
-    if row.delay is DelayRule.SERVER_RESET:
+    if row.delay is Delay.SERVER_RESET:
         seconds = getattr(exc, "retry_after_seconds", None)
         if seconds is None:
             return None  # the server gave no hint: the policy's exponential backoff

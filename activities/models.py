@@ -166,7 +166,7 @@ class PlanCycleInput(AccountRef):
 
 class PlannedPost(_Model):
     source_post_id: str
-    source_id: str | None
+    source_id: str | None = None
     automation_mode: str
     media_type: str
     caption: str | None = None
@@ -254,73 +254,3 @@ class DeliveriesView(_Model):
     @property
     def failed(self) -> int:
         return sum(1 for d in self.deliveries if d.status == "failed")
-
-
-# --- error types: what an activity failure means to a workflow -----------------------------------------
-
-
-class ErrorType:
-    """`ApplicationError.type` values raised by activities (the vendor's codes, plus ours)."""
-
-    NOT_READY = "NotReady"  # a polled job is not terminal yet: benign, retried on the poll schedule
-    UNAUTHORIZED = "UNAUTHORIZED"
-    FORBIDDEN = "FORBIDDEN"
-    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
-    NOT_FOUND = "NOT_FOUND"
-    CONFLICT = "CONFLICT"
-    VALIDATION_ERROR = "VALIDATION_ERROR"
-    RATE_LIMITED = "RATE_LIMITED"
-    UPSTREAM_ERROR = "UPSTREAM_ERROR"
-    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
-    TRANSPORT_ERROR = "TRANSPORT_ERROR"
-    MALFORMED_RESPONSE = "MALFORMED_RESPONSE"
-    UNEXPECTED_STATUS = "UNEXPECTED_STATUS"
-    CONFIRMATION_LINK = "CONFIRMATION_LINK"  # expired or reused verify link
-    CARD_DECLINED = "CARD_DECLINED"
-    MISSING_SECRET = "MISSING_SECRET"  # the worker's secret store lacks a credential the call needs
-
-
-# Never retried: a human or a code change must fix the cause (DESIGN.md principle 4).
-NON_RETRYABLE_ERROR_TYPES: tuple[str, ...] = (
-    ErrorType.UNAUTHORIZED,
-    ErrorType.FORBIDDEN,
-    ErrorType.INSUFFICIENT_BALANCE,
-    ErrorType.NOT_FOUND,
-    ErrorType.CONFLICT,
-    ErrorType.VALIDATION_ERROR,
-    ErrorType.CONFIRMATION_LINK,
-    ErrorType.CARD_DECLINED,
-    ErrorType.MISSING_SECRET,
-)
-
-# Failures that park a workflow until an operator acts (principle 3), instead of failing it.
-PARK_FOR_BALANCE: frozenset[str] = frozenset({ErrorType.INSUFFICIENT_BALANCE})
-PARK_FOR_CREDENTIALS: frozenset[str] = frozenset(
-    {ErrorType.UNAUTHORIZED, ErrorType.FORBIDDEN, ErrorType.MISSING_SECRET}
-)
-
-
-#: The registered activity names (SPEC.md's table), in onboarding -> publishing order.
-ACTIVITY_NAMES: tuple[str, ...] = (
-    "signup",
-    "verify_email",
-    "create_api_key",
-    "attach_card",
-    "await_balance",
-    "get_balance",
-    "configure_auto_reload",
-    "ensure_persona",
-    "ensure_source",
-    "ensure_publishing_target",
-    "start_sync",
-    "poll_sync_job",
-    "plan_cycle",
-    "generate_post",
-    "find_generated_post",
-    "poll_generated_post",
-    "get_generated_post",
-    "await_outgoing_post",
-    "approve_post",
-    "reject_post",
-    "poll_deliveries",
-)

@@ -13,12 +13,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.base import ActivityBase, heartbeat
+from activities.error_types import ErrorType
 from activities.errors import translated
 from activities.models import (
     EnsurePersonaInput,
     EnsureSourceInput,
     EnsureTargetInput,
-    ErrorType,
     PersonaView,
     SourceView,
     TargetView,
@@ -42,7 +42,7 @@ def _oldest(personas: list[Persona]) -> Persona:
 
 
 class PersonaActivities(ActivityBase):
-    @activity.defn(name="ensure_persona")
+    @activity.defn
     @translated
     async def ensure_persona(self, input: EnsurePersonaInput) -> PersonaView:
         """Known id: read it. Else the oldest persona with this name. Else create one.
@@ -67,7 +67,7 @@ class PersonaActivities(ActivityBase):
         activity.logger.info("created persona %s (%r)", persona.id, persona.name)
         return PersonaView(id=persona.id, name=persona.name, created=True)
 
-    @activity.defn(name="ensure_source")
+    @activity.defn
     @translated
     async def ensure_source(self, input: EnsureSourceInput) -> SourceView:
         """Add the source; on 409 (it exists) find it and PATCH its automation mode if it differs."""
@@ -94,7 +94,7 @@ class PersonaActivities(ActivityBase):
         activity.logger.info("added source %s (%s/%s)", source.id, source.platform, source.username)
         return source_view(source, created=True)
 
-    @activity.defn(name="ensure_publishing_target")
+    @activity.defn
     @translated
     async def ensure_publishing_target(self, input: EnsureTargetInput) -> TargetView:
         """Link a connected account to the persona. A bot cannot connect accounts (OAuth in the dashboard),

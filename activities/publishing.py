@@ -13,11 +13,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.base import ActivityBase, heartbeat
+from activities.error_types import ErrorType
 from activities.errors import not_ready, translated
 from activities.models import (
     ApproveOutcome,
     DeliveriesView,
-    ErrorType,
     GeneratedPostInput,
     GeneratedPostView,
     OutgoingPostInput,
@@ -34,7 +34,7 @@ ALREADY_APPROVED = frozenset({"publishing", "published"})
 
 
 class PublishingActivities(ActivityBase):
-    @activity.defn(name="poll_generated_post")
+    @activity.defn
     @translated
     async def poll_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
         """Poll: NotReady while media renders. Failed media is a result (`failed=True`), not an error:
@@ -46,12 +46,12 @@ class PublishingActivities(ActivityBase):
         done = sum(1 for m in post.media_items if m.status == "completed")
         raise not_ready(f"generated post {post.id} is {post.status}: {done}/{len(post.media_items)} media completed")
 
-    @activity.defn(name="get_generated_post")
+    @activity.defn
     @translated
     async def get_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
         return post_view(await self._account_client(input.account_ref).get_generated_post(input.generated_post_id))
 
-    @activity.defn(name="await_outgoing_post")
+    @activity.defn
     @translated
     async def await_outgoing_post(self, input: GeneratedPostInput) -> GeneratedPostView:
         """Poll (auto_publish): NotReady until the server approved the post itself (outgoing id set), or the
@@ -62,7 +62,7 @@ class PublishingActivities(ActivityBase):
             return view
         raise not_ready(f"generated post {post.id} is {post.status}: not published by the server yet")
 
-    @activity.defn(name="approve_post")
+    @activity.defn
     @translated
     async def approve_post(self, input: GeneratedPostInput) -> ApproveOutcome:
         """Approve once. Already publishing/published -> `already_approved` with its outgoing id; no
@@ -96,7 +96,7 @@ class PublishingActivities(ActivityBase):
         activity.logger.info("approved generated post %s -> outgoing post %s", post.id, result.outgoing_post_id)
         return ApproveOutcome(outgoing_post_id=result.outgoing_post_id)
 
-    @activity.defn(name="reject_post")
+    @activity.defn
     @translated
     async def reject_post(self, input: RejectInput) -> GeneratedPostView:
         """Reject once; an already rejected post is success."""
@@ -116,7 +116,7 @@ class PublishingActivities(ActivityBase):
         activity.logger.info("rejected generated post %s", post.id)
         return post_view(rejected)
 
-    @activity.defn(name="poll_deliveries")
+    @activity.defn
     @translated
     async def poll_deliveries(self, input: OutgoingPostInput) -> DeliveriesView:
         """Poll: NotReady until every delivery is published or failed."""

@@ -28,7 +28,10 @@ from devstack.stack import LocalStack, StackConfig
 from simulator.admin import LedgerEntry, SimulatorAdmin, Stats
 from simulator.chaos import ChaosConfig
 from simulator.malformed import MALFORMED_KINDS
-from workflows.models import AccountSummary, OnboardingInput, PersonaConfig, PersonaStatus, Timing
+from workflows.config import OnboardingInput, PersonaConfig
+from workflows.models import AccountSummary, PersonaStatus
+from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.policies import Timing
 
 __all__ = [
     "ACCOUNT",
@@ -229,7 +232,7 @@ async def _decide_manual(
 ) -> None:
     """The operator of the manual persona: reject its first post, approve the others."""
     while not done.done():
-        status = await handle.query("status", result_type=PersonaStatus)
+        status = await handle.query(PersonaLoopWorkflow.status)
         for pending in status.pending_approvals:
             gid = pending.generated_post_id
             if gid in decisions:

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from control.ops import OperatorError
-from workflows.models import PersonaConfig
+from workflows.config import PersonaConfig
 
 
 def load_persona_config(path: Path) -> PersonaConfig:

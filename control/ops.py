@@ -8,32 +8,30 @@ post id held in the `ReelMirrorPostId` search attribute.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.config import OnboardingInput, PersonaConfig, onboarding_workflow_id
+from workflows.content_post import ContentPostWorkflow
 from workflows.models import (
-    AccountSummary,
     ConfirmEmailSignal,
-    OnboardingInput,
-    PersonaConfig,
     PersonaLoopInput,
     PersonaStatus,
-    PostProgress,
     PostRef,
+    PostResult,
     RejectSignal,
-    Timing,
-    onboarding_workflow_id,
 )
+from workflows.onboarding import OnboardingWorkflow
+from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.policies import Timing
 from workflows.search_attributes import POST_ID
 
-PERSONA_WORKFLOW = "PersonaLoopWorkflow"
-POST_WORKFLOW = "ContentPostWorkflow"
-ONBOARDING_WORKFLOW = "OnboardingWorkflow"
-
-# Signals an operator may send to a persona by name, with no payload.
-PERSONA_SIGNALS = ("pause", "resume", "topped_up", "credentials_updated")
+#: The persona signals an operator sends with no payload.
+PersonaSignal = Callable[[PersonaLoopWorkflow], Awaitable[None] | None]
 
 
 class OperatorError(Exception):
@@ -43,11 +41,10 @@ class OperatorError(Exception):
 async def start_onboarding(client: Client, inp: OnboardingInput, task_queue: str) -> WorkflowHandle:
     """Start (or attach to) the onboarding of `inp.email`: one workflow per address, never two signups."""
     return await client.start_workflow(
-        ONBOARDING_WORKFLOW,
+        OnboardingWorkflow.run,
         inp,
         id=onboarding_workflow_id(inp.email),
         task_queue=task_queue,
-        result_type=AccountSummary,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary=f"Onboarding {inp.email} as account '{inp.account_ref}'",
     )
@@ -68,9 +65,9 @@ def check_post_id(post_id: str) -> str:
 
 async def confirm_email(client: Client, email: str, link: str) -> None:
     check_link(link)
-    handle = client.get_workflow_handle(onboarding_workflow_id(email))
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, onboarding_workflow_id(email))
     await _require_running(handle, f"no onboarding is running for {email}; start it with `starter.py onboard`")
-    await handle.signal("confirm_email", ConfirmEmailSignal(link=link))
+    await handle.signal(OnboardingWorkflow.confirm_email, ConfirmEmailSignal(link=link))
 
 
 async def start_persona(
@@ -80,11 +77,10 @@ async def start_persona(
     sources = ", ".join(f"{s.platform}/{s.username} ({s.automation_mode})" for s in config.sources)
     try:
         handle = await client.start_workflow(
-            PERSONA_WORKFLOW,
+            PersonaLoopWorkflow.run,
             PersonaLoopInput(account_ref=account_ref, config=config, timing=timing),
             id=config.workflow_id,
             task_queue=task_queue,
-            result_type=PersonaStatus,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             static_summary=f"Persona '{config.name}' from {sources}",
             static_details=(
@@ -95,63 +91,65 @@ async def start_persona(
         )
         return handle, True
     except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(config.workflow_id, result_type=PersonaStatus), False
+        return client.get_workflow_handle_for(PersonaLoopWorkflow.run, config.workflow_id), False
 
 
-async def persona_handle(client: Client, slug: str) -> WorkflowHandle:
+async def persona_handle(client: Client, slug: str) -> WorkflowHandle[PersonaLoopWorkflow, PersonaStatus]:
     """The running persona workflow `persona-<slug>` (the slug or the whole id are accepted)."""
     workflow_id = slug if slug.startswith("persona-") else f"persona-{slug}"
-    handle = client.get_workflow_handle(workflow_id)
+    handle = client.get_workflow_handle_for(PersonaLoopWorkflow.run, workflow_id)
     await _require_running(handle, f"no persona '{slug}' is running; `starter.py status` lists them")
     return handle
 
 
-async def signal_persona(client: Client, slug: str, signal: str) -> None:
-    if signal not in PERSONA_SIGNALS:
-        raise OperatorError(f"unknown signal {signal!r}; use one of: {', '.join(PERSONA_SIGNALS)}")
+async def signal_persona(client: Client, slug: str, signal: PersonaSignal) -> None:
+    """Send one of the persona's payload-free signals (`PersonaLoopWorkflow.pause`, `.topped_up` ...)."""
     handle = await persona_handle(client, slug)
     await handle.signal(signal)
 
 
-async def running_personas(client: Client) -> list[WorkflowHandle]:
-    query = f"WorkflowType = '{PERSONA_WORKFLOW}' AND ExecutionStatus = 'Running'"
-    return [client.get_workflow_handle(w.id) async for w in client.list_workflows(query)]
+async def running_personas(client: Client) -> list[WorkflowHandle[PersonaLoopWorkflow, PersonaStatus]]:
+    query = f"WorkflowType = '{PersonaLoopWorkflow.__name__}' AND ExecutionStatus = 'Running'"
+    return [client.get_workflow_handle_for(PersonaLoopWorkflow.run, w.id) async for w in client.list_workflows(query)]
 
 
 async def persona_statuses(client: Client, slug: str | None = None) -> list[PersonaStatus]:
     handles = [await persona_handle(client, slug)] if slug else await running_personas(client)
     statuses = []
     for handle in handles:
-        statuses.append(await handle.query("status", result_type=PersonaStatus))
+        statuses.append(await handle.query(PersonaLoopWorkflow.status))
     return sorted(statuses, key=lambda s: s.workflow_id)
 
 
-async def find_post(client: Client, post_id: str) -> WorkflowHandle:
+async def find_post(client: Client, post_id: str) -> WorkflowHandle[ContentPostWorkflow, PostResult]:
     """The running post workflow for a generated post id (or a post workflow id)."""
     check_post_id(post_id)
     if post_id.startswith("post-"):
-        handle = client.get_workflow_handle(post_id)
+        handle = client.get_workflow_handle_for(ContentPostWorkflow.run, post_id)
         await _require_running(handle, f"no post workflow {post_id} is running")
         return handle
-    query = f"WorkflowType = '{POST_WORKFLOW}' AND {POST_ID.name} = '{post_id}' AND ExecutionStatus = 'Running'"
+    query = (
+        f"WorkflowType = '{ContentPostWorkflow.__name__}' AND {POST_ID.name} = '{post_id}'"
+        " AND ExecutionStatus = 'Running'"
+    )
     async for execution in client.list_workflows(query):
-        return client.get_workflow_handle(execution.id)
+        return client.get_workflow_handle_for(ContentPostWorkflow.run, execution.id)
     raise OperatorError(f"no post {post_id} is waiting in any persona; `starter.py status` lists pending approvals")
 
 
 async def decide(client: Client, post_id: str, *, approve: bool, reason: str | None = None) -> str:
     """Approve or reject one pending post; refuses posts that are not waiting for a decision."""
     handle = await find_post(client, post_id)
-    progress = await handle.query("status", result_type=PostProgress)
+    progress = await handle.query(ContentPostWorkflow.status)
     if progress.pending_approval is None:
         raise OperatorError(
             f"post {post_id} is not waiting for approval (stage: {progress.stage}); nothing was changed"
         )
     gid = progress.generated_post_id or post_id
     if approve:
-        await handle.signal("approve", PostRef(post_id=gid))
+        await handle.signal(ContentPostWorkflow.approve, PostRef(post_id=gid))
     else:
-        await handle.signal("reject", RejectSignal(post_id=gid, reason=reason))
+        await handle.signal(ContentPostWorkflow.reject, RejectSignal(post_id=gid, reason=reason))
     return handle.id
 
 

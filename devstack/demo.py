@@ -33,7 +33,10 @@ from control.connection import DEFAULT_TASK_QUEUE, connect
 from control.render import approvals_table, personas_table
 from devstack.stack import REPO_ROOT, LocalStack, StackConfig
 from simulator.admin import SimulatorAdmin
-from workflows.models import AccountSummary, AutoReloadConfig, OnboardingInput, PersonaStatus, Timing
+from workflows.config import AutoReloadConfig, OnboardingInput
+from workflows.models import AccountSummary, PersonaStatus
+from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.policies import Timing
 
 EMAIL = "demo-bot@reelmirror.test"
 ACCOUNT = "demo"
@@ -84,7 +87,7 @@ async def run_persona(client: Client, timing: Timing, reject_count: int) -> tupl
     while not result_task.done():
         if time.monotonic() > deadline:
             raise TimeoutError("the persona did not finish its cycle within 5 minutes")
-        status = await handle.query("status", result_type=PersonaStatus)
+        status = await handle.query(PersonaLoopWorkflow.status)
         for pending in status.pending_approvals:
             post_id = pending.generated_post_id
             if post_id in decided:

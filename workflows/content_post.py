@@ -12,23 +12,18 @@ same source post impossible. The steps, by the source's automation mode:
 
 Every outcome (published, rejected, media failed, a 404 on the way ...) is a result reported to the
 persona, not a workflow failure: only bugs fail a workflow. 402 and key problems park the post (see
-`workflows.parking`) and resume by themselves.
+`workflows.steps`) and resume by themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
-        ApproveOutcome,
-        DeliveriesView,
         FindGeneratedInput,
         GeneratedPostInput,
         GeneratedPostView,
@@ -37,35 +32,15 @@ with workflow.unsafe.imports_passed_through():
         OutgoingPostInput,
         RejectInput,
     )
-    from workflows import policies
-    from workflows.models import (
-        ContentPostInput,
-        PendingApproval,
-        PostProgress,
-        PostRef,
-        PostResult,
-        RejectSignal,
-    )
-    from workflows.parking import Parking, ParkState, error_message, error_type, is_timeout
-    from workflows.search_attributes import PERSONA, POST_ID, STAGE
-
-M = TypeVar("M", bound=BaseModel)
-
-
-class Stage:
-    """Values of the STAGE search attribute and of `PostProgress.stage` for a post."""
-
-    STARTING = "starting"
-    GENERATING = "generating"
-    AWAITING_SERVER_POST = "awaiting_server_post"
-    RENDERING = "rendering_media"
-    AWAITING_APPROVAL = "awaiting_approval"
-    APPROVING = "approving"
-    REJECTING = "rejecting"
-    AWAITING_SERVER_PUBLISH = "awaiting_server_publish"
-    PUBLISHING = "publishing"
-    PARKED = "parked"
-    DONE = "done"
+    from activities.reelmirror import ReelMirrorActivities
+    from workflows import persona_loop, policies
+    from workflows.failures import error_message, error_type, is_timeout
+    from workflows.models import ContentPostInput, PendingApproval, PostProgress, PostRef, PostResult, RejectSignal
+    from workflows.policies import PollKind
+    from workflows.post_details import post_details
+    from workflows.search_attributes import PERSONA, POST_ID
+    from workflows.stages import PostStage
+    from workflows.steps import Steps
 
 
 @dataclass(frozen=True)
@@ -84,13 +59,11 @@ class PostEnded(Exception):
         self.reason = reason
 
 
-@workflow.defn(name="ContentPostWorkflow")
+@workflow.defn
 class ContentPostWorkflow:
     @workflow.init
     def __init__(self, inp: ContentPostInput) -> None:
         self._inp = inp
-        self._stage = Stage.STARTING
-        self._stage_before_park = Stage.STARTING
         self._generated_post_id: str | None = inp.post.existing_generated_post_id
         self._generated_by_us = False
         self._cost_cents = 0
@@ -103,14 +76,21 @@ class ContentPostWorkflow:
         self._delivery_report: list[str] = []
         self._outcome: str | None = None
         self._reason: str | None = None
-        self._parking = Parking(inp.account_ref, inp.timing, on_change=self._on_parking)
+        self._steps = Steps(
+            account_ref=inp.account_ref,
+            timing=inp.timing,
+            stage=PostStage.STARTING,
+            parked_stage=PostStage.PARKED,
+            details=self._details,
+            after_stage=self._report,
+        )
 
     # --- the pipeline ------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: ContentPostInput) -> PostResult:
         workflow.upsert_search_attributes([PERSONA.value_set(inp.persona_slug)])
-        await self._set_stage(Stage.STARTING)
+        await self._steps.set_stage(PostStage.STARTING)
         try:
             await self._pipeline()
         except PostEnded as end:
@@ -119,7 +99,8 @@ class ContentPostWorkflow:
             if isinstance(err.cause, CancelledError):
                 raise
             self._outcome, self._reason = "failed", self._describe(err)
-        await self._finish()
+        self._pending = None
+        await self._steps.set_stage(PostStage.DONE)
         return self._result()
 
     async def _pipeline(self) -> None:
@@ -143,36 +124,23 @@ class ContentPostWorkflow:
             self._announce_post_id()
             return self._generated_post_id
         post = self._inp.post
+        ids = {"account_ref": self._inp.account_ref, "persona_id": self._inp.persona_id}
         if post.automation_mode == "sync_only":
-            await self._set_stage(Stage.GENERATING)
-            outcome = await self._parking.call(
-                lambda: self._activity(
-                    "generate_post",
-                    GenerateInput(
-                        account_ref=self._inp.account_ref,
-                        persona_id=self._inp.persona_id,
-                        source_post_id=post.source_post_id,
-                    ),
-                    GenerateOutcome,
-                    policies.api_call(f"generate a {post.media_type} post from source post {post.source_post_id}"),
-                ),
+            await self._steps.set_stage(PostStage.GENERATING)
+            outcome = await self._steps.run(
+                ReelMirrorActivities.generate_post,
+                GenerateInput(**ids, source_post_id=post.source_post_id),
+                policies.api_call(f"generate a {post.media_type} post from source post {post.source_post_id}"),
                 what="generate the post",
                 needed_cents=self._expected_cost(),
             )
         else:
-            await self._set_stage(Stage.AWAITING_SERVER_POST)
-            outcome = await self._parking.call(
-                lambda: self._activity(
-                    "find_generated_post",
-                    FindGeneratedInput(
-                        account_ref=self._inp.account_ref,
-                        persona_id=self._inp.persona_id,
-                        source_post_id=post.source_post_id,
-                    ),
-                    GenerateOutcome,
-                    policies.poll(
-                        self._inp.timing, "server_post", f"wait for the server's post of {post.source_post_id}"
-                    ),
+            await self._steps.set_stage(PostStage.AWAITING_SERVER_POST)
+            outcome = await self._steps.run(
+                ReelMirrorActivities.find_generated_post,
+                FindGeneratedInput(**ids, source_post_id=post.source_post_id),
+                policies.poll(
+                    self._inp.timing, PollKind.SERVER_POST, f"wait for the server's post of {post.source_post_id}"
                 ),
                 what="find the server's generated post",
             )
@@ -192,15 +160,12 @@ class ContentPostWorkflow:
             workflow.upsert_search_attributes([POST_ID.value_set(self._generated_post_id)])
 
     async def _await_media(self, generated_post_id: str) -> GeneratedPostView:
-        await self._set_stage(Stage.RENDERING)
-        kind = "video" if self._inp.post.media_type == "video" else "image"
-        view = await self._parking.call(
-            lambda: self._activity(
-                "poll_generated_post",
-                self._post_input(generated_post_id),
-                GeneratedPostView,
-                policies.poll(self._inp.timing, kind, f"wait for the {kind} media of {generated_post_id}"),
-            ),
+        await self._steps.set_stage(PostStage.RENDERING)
+        kind = PollKind.VIDEO if self._inp.post.media_type == "video" else PollKind.IMAGE
+        view = await self._steps.run(
+            ReelMirrorActivities.poll_generated_post,
+            self._post_input(generated_post_id),
+            policies.poll(self._inp.timing, kind, f"wait for the {kind} media of {generated_post_id}"),
             what="wait for the media",
         )
         if view.failed:
@@ -222,13 +187,12 @@ class ContentPostWorkflow:
 
     async def _follow_server_publication(self, generated_post_id: str) -> None:
         """auto_publish: the server approves by itself; we only watch its outgoing post."""
-        await self._set_stage(Stage.AWAITING_SERVER_PUBLISH)
-        view = await self._parking.call(
-            lambda: self._activity(
-                "await_outgoing_post",
-                self._post_input(generated_post_id),
-                GeneratedPostView,
-                policies.poll(self._inp.timing, "server_post", f"wait for the server to publish {generated_post_id}"),
+        await self._steps.set_stage(PostStage.AWAITING_SERVER_PUBLISH)
+        view = await self._steps.run(
+            ReelMirrorActivities.await_outgoing_post,
+            self._post_input(generated_post_id),
+            policies.poll(
+                self._inp.timing, PollKind.SERVER_POST, f"wait for the server to publish {generated_post_id}"
             ),
             what="wait for the server's publication",
         )
@@ -267,7 +231,7 @@ class ContentPostWorkflow:
             waiting_since=now,
             decide_by=now + timeout if timeout else None,
         )
-        await self._set_stage(Stage.AWAITING_APPROVAL)
+        await self._steps.set_stage(PostStage.AWAITING_APPROVAL)
         try:
             await workflow.wait_condition(
                 lambda: self._decision is not None,
@@ -284,14 +248,11 @@ class ContentPostWorkflow:
         self._pending = None
 
     async def _approve(self, generated_post_id: str) -> None:
-        await self._set_stage(Stage.APPROVING)
-        outcome = await self._parking.call(
-            lambda: self._activity(
-                "approve_post",
-                self._post_input(generated_post_id),
-                ApproveOutcome,
-                policies.api_call(f"approve {generated_post_id}"),
-            ),
+        await self._steps.set_stage(PostStage.APPROVING)
+        outcome = await self._steps.run(
+            ReelMirrorActivities.approve_post,
+            self._post_input(generated_post_id),
+            policies.api_call(f"approve {generated_post_id}"),
             what="approve the post",
         )
         if outcome.sent_to_compose:
@@ -301,14 +262,11 @@ class ContentPostWorkflow:
         await self._track_deliveries(outcome.outgoing_post_id)
 
     async def _reject(self, generated_post_id: str, reason: str | None) -> None:
-        await self._set_stage(Stage.REJECTING)
-        await self._parking.call(
-            lambda: self._activity(
-                "reject_post",
-                RejectInput(account_ref=self._inp.account_ref, generated_post_id=generated_post_id, reason=reason),
-                GeneratedPostView,
-                policies.api_call(f"reject {generated_post_id}"),
-            ),
+        await self._steps.set_stage(PostStage.REJECTING)
+        await self._steps.run(
+            ReelMirrorActivities.reject_post,
+            RejectInput(account_ref=self._inp.account_ref, generated_post_id=generated_post_id, reason=reason),
+            policies.api_call(f"reject {generated_post_id}"),
             what="reject the post",
         )
         raise PostEnded("rejected", reason or "rejected")
@@ -318,14 +276,11 @@ class ContentPostWorkflow:
     async def _track_deliveries(self, outgoing_post_id: str) -> None:
         """Poll until every target is published or failed; the outcome counts them."""
         self._outgoing_post_id = outgoing_post_id
-        await self._set_stage(Stage.PUBLISHING)
-        view = await self._parking.call(
-            lambda: self._activity(
-                "poll_deliveries",
-                OutgoingPostInput(account_ref=self._inp.account_ref, outgoing_post_id=outgoing_post_id),
-                DeliveriesView,
-                policies.poll(self._inp.timing, "delivery", f"wait for the deliveries of {outgoing_post_id}"),
-            ),
+        await self._steps.set_stage(PostStage.PUBLISHING)
+        view = await self._steps.run(
+            ReelMirrorActivities.poll_deliveries,
+            OutgoingPostInput(account_ref=self._inp.account_ref, outgoing_post_id=outgoing_post_id),
+            policies.poll(self._inp.timing, PollKind.DELIVERY, f"wait for the deliveries of {outgoing_post_id}"),
             what="follow the deliveries",
         )
         self._published, self._failed_deliveries = view.published, view.failed
@@ -356,18 +311,18 @@ class ContentPostWorkflow:
 
     @workflow.signal
     def topped_up(self) -> None:
-        self._parking.notify_topped_up()
+        self._steps.notify_topped_up()
 
     @workflow.signal
     def credentials_updated(self) -> None:
-        self._parking.notify_credentials_updated()
+        self._steps.notify_credentials_updated()
 
     @workflow.query
     def status(self) -> PostProgress:
         return self._progress()
 
     def _record_decision(self, ref: PostRef, decision: Decision) -> None:
-        """First decision wins; one for another post (a routing mistake) is ignored, loudly."""
+        """First decision wins; one for another post (a caller's mistake) is ignored, loudly."""
         mine = {self._inp.post.source_post_id, workflow.info().workflow_id, self._generated_post_id}
         if ref.post_id not in mine:
             workflow.logger.warning(
@@ -379,48 +334,29 @@ class ContentPostWorkflow:
             return
         self._decision = decision
 
-    # --- visibility --------------------------------------------------------------------------------
-
-    async def _set_stage(self, stage: str) -> None:
-        """Record a stage change everywhere an operator looks: status, search attribute, details, persona."""
-        self._stage = stage
-        workflow.upsert_search_attributes([STAGE.value_set(stage)])
-        workflow.set_current_details(self._details())
-        await self._report()
-
-    async def _on_parking(self, state: ParkState | None) -> None:
-        if state is not None:
-            self._stage_before_park = self._stage
-            await self._set_stage(Stage.PARKED)
-        else:
-            await self._set_stage(self._stage_before_park)
-
-    async def _finish(self) -> None:
-        self._pending = None
-        self._stage = Stage.DONE
-        workflow.upsert_search_attributes([STAGE.value_set(Stage.DONE)])
-        workflow.set_current_details(self._details())
-        await self._report()
+    # --- reports -----------------------------------------------------------------------------------
 
     async def _report(self) -> None:
-        """Tell the persona; a persona that is gone (or replaced) must not fail the post."""
+        """Tell the persona on every stage change; a persona that is gone (or replaced) must not fail the post."""
         persona_workflow_id = self._inp.persona_workflow_id
         if not persona_workflow_id:
             return
+        persona = workflow.get_external_workflow_handle_for(persona_loop.PersonaLoopWorkflow.run, persona_workflow_id)
         try:
-            await workflow.get_external_workflow_handle(persona_workflow_id).signal("post_progress", self._progress())
+            await persona.signal(persona_loop.PersonaLoopWorkflow.post_progress, self._progress())
         except FailureError as err:
             workflow.logger.warning("Could not report progress to %s: %s", persona_workflow_id, err)
 
     def _progress(self) -> PostProgress:
+        stage = self._steps.stage
         return PostProgress(
             workflow_id=workflow.info().workflow_id,
             source_post_id=self._inp.post.source_post_id,
             generated_post_id=self._generated_post_id,
-            stage=self._stage,
-            parked_reason=self._parking.parked_reason,
+            stage=stage,
+            parked_reason=self._steps.parked_reason,
             pending_approval=self._pending,
-            finished=self._stage == Stage.DONE,
+            finished=stage == PostStage.DONE,
             outcome=self._outcome,
             cost_cents=self._cost_cents,
             generated_by_us=self._generated_by_us,
@@ -441,33 +377,15 @@ class ContentPostWorkflow:
         )
 
     def _details(self) -> str:
-        """Markdown for the Web UI: what this post is, where it is, and what it waits on."""
-        post = self._inp.post
-        lines = [
-            f"**Post** source `{post.source_post_id}` ({post.media_type}, {post.automation_mode})"
-            + (f" → generated `{self._generated_post_id}`" if self._generated_post_id else ""),
-            f"**Stage** {self._stage}",
-        ]
-        if self._parking.state is not None:
-            lines.append(
-                f"**Parked** since {self._parking.state.since:%Y-%m-%d %H:%M} UTC: {self._parking.state.reason}"
-            )
-        if self._pending is not None:
-            lines.append(self._pending_details(self._pending))
-        if self._outcome:
-            lines.append(f"**Outcome** {self._outcome}" + (f": {self._reason}" if self._reason else ""))
-        if self._delivery_report:
-            lines.append("**Deliveries** " + "; ".join(self._delivery_report))
-        return "  \n".join(lines)
-
-    @staticmethod
-    def _pending_details(pending: PendingApproval) -> str:
-        deadline = f", default action at {pending.decide_by:%Y-%m-%d %H:%M} UTC" if pending.decide_by else ""
-        media = "".join(f"  \n- {url}" for url in pending.media_urls)
-        return (
-            f"**Waiting for approval** since {pending.waiting_since:%Y-%m-%d %H:%M} UTC{deadline}: "
-            f"`starter.py approve {pending.generated_post_id}` or "
-            f"`starter.py reject {pending.generated_post_id} --reason ...`{media}"
+        return post_details(
+            self._inp.post,
+            generated_post_id=self._generated_post_id,
+            stage=self._steps.stage,
+            park=self._steps.park,
+            pending=self._pending,
+            outcome=self._outcome,
+            reason=self._reason,
+            deliveries=self._delivery_report,
         )
 
     # --- helpers -----------------------------------------------------------------------------------
@@ -482,13 +400,8 @@ class ContentPostWorkflow:
         """One line for the report: the step, the vendor's code (or a timeout) and the activity's message."""
         code = error_type(err)
         if is_timeout(err) or code is None:
-            return f"{self._stage}: gave up waiting ({error_message(err)})"
-        return f"{self._stage}: {code}: {error_message(err)}"
-
-    @staticmethod
-    def _activity(name: str, arg: BaseModel, result_type: type[M], options: dict[str, Any]) -> Awaitable[M]:
-        """Start one activity by its registered name (the activities' module stays out of the sandbox)."""
-        return workflow.execute_activity(name, arg, result_type=result_type, **options)
+            return f"{self._steps.stage}: gave up waiting ({error_message(err)})"
+        return f"{self._steps.stage}: {code}: {error_message(err)}"
 
 
-__all__ = ["ContentPostWorkflow", "Decision", "PostEnded", "Stage"]
+__all__ = ["ContentPostWorkflow", "Decision", "PostEnded"]

@@ -16,35 +16,32 @@ answers "already exists").
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.error_types import ErrorType
     from activities.models import (
         AccountRef,
         ApiKeyOutcome,
         AutoReloadInput,
         AwaitBalanceInput,
         BalanceView,
-        CardOutcome,
         CreateApiKeyInput,
-        ErrorType,
         SignupInput,
         SignupOutcome,
         VerifyEmailInput,
         VerifyEmailOutcome,
     )
+    from activities.reelmirror import ReelMirrorActivities
     from reelmirror.models import ALL_SCOPES
     from workflows import policies
-    from workflows.models import AccountSummary, ConfirmEmailSignal, OnboardingInput, OnboardingStatus
-    from workflows.parking import error_message, error_type, is_timeout
-    from workflows.search_attributes import STAGE
-
-M = TypeVar("M", bound=BaseModel)
+    from workflows.config import OnboardingInput
+    from workflows.failures import error_message, error_type, is_timeout
+    from workflows.models import AccountSummary, ConfirmEmailSignal, OnboardingStatus
+    from workflows.policies import PollKind
+    from workflows.stages import OnboardingStage
+    from workflows.steps import Steps
 
 # Every scope the full loop needs (the contract's 12), billing:write included for auto-reload and top-ups.
 DEFAULT_SCOPES: tuple[str, ...] = tuple(ALL_SCOPES)
@@ -53,27 +50,18 @@ WELCOME_BONUS_CENTS = 500
 CARD_PROBLEMS_A_HUMAN_FIXES = frozenset({ErrorType.CARD_DECLINED, ErrorType.MISSING_SECRET})
 
 
-class Stage:
-    """Values of the STAGE search attribute and of `OnboardingStatus.stage`."""
-
-    STARTING = "starting"
-    SIGNING_UP = "signing_up"
-    AWAITING_EMAIL = "awaiting_email_confirmation"
-    CONFIRMING = "confirming_email"
-    CREATING_KEY = "creating_api_key"
-    ATTACHING_CARD = "attaching_card"
-    AWAITING_BONUS = "awaiting_bonus"
-    CONFIGURING_AUTO_RELOAD = "configuring_auto_reload"
-    DONE = "done"
-    FAILED = "failed"
-
-
-@workflow.defn(name="OnboardingWorkflow")
+@workflow.defn
 class OnboardingWorkflow:
     @workflow.init
     def __init__(self, inp: OnboardingInput) -> None:
         self._inp = inp
-        self._stage = Stage.STARTING
+        self._steps = Steps(
+            account_ref=inp.account_ref,
+            timing=inp.timing,
+            stage=OnboardingStage.STARTING,
+            parked_stage=OnboardingStage.PARKED,
+            details=self._details,
+        )
         self._link: str | None = None
         self._last_error: str | None = None
         self._notes: list[str] = []
@@ -90,7 +78,7 @@ class OnboardingWorkflow:
             if isinstance(err.cause, CancelledError):
                 raise
             raise await self._fail(err) from err
-        await self._set_stage(Stage.DONE)
+        await self._steps.set_stage(OnboardingStage.DONE)
         return AccountSummary(
             account_ref=inp.account_ref,
             email=inp.email,
@@ -108,12 +96,11 @@ class OnboardingWorkflow:
 
     async def _signup(self) -> SignupOutcome:
         """Sign up once: SIGNUP_RETRY retries transport failures only, and 409 means it already happened."""
-        await self._set_stage(Stage.SIGNING_UP)
-        outcome = await self._activity(
-            "signup",
+        await self._steps.set_stage(OnboardingStage.SIGNING_UP)
+        outcome = await self._steps.call(
+            ReelMirrorActivities.signup,
             SignupInput(account_ref=self._inp.account_ref, email=self._inp.email),
-            SignupOutcome,
-            {**policies.api_call(f"sign up {self._inp.email}"), "retry_policy": policies.SIGNUP_RETRY},
+            policies.api_call(f"sign up {self._inp.email}").with_retry(policies.SIGNUP_RETRY),
         )
         if outcome.already_exists:
             self._note(f"{self._inp.email} was signed up already: continuing with its confirmation")
@@ -123,13 +110,14 @@ class OnboardingWorkflow:
         """Mailbox mode polls the worker's mailbox; if that gives up (or its link is refused), or in signal
         mode, wait for a link from the operator, as often as it takes to get one that works."""
         if self._inp.confirmation == "mailbox":
-            await self._set_stage(Stage.AWAITING_EMAIL)
+            await self._steps.set_stage(OnboardingStage.AWAITING_EMAIL)
             try:
-                return await self._activity(
-                    "verify_email",
+                return await self._steps.call(
+                    ReelMirrorActivities.verify_email,
                     self._verify_input(None),
-                    VerifyEmailOutcome,
-                    policies.poll(self._inp.timing, "email", f"wait for the confirmation e-mail to {self._inp.email}"),
+                    policies.poll(
+                        self._inp.timing, PollKind.EMAIL, f"wait for the confirmation e-mail to {self._inp.email}"
+                    ),
                 )
             except ActivityError as err:
                 if not (is_timeout(err) or error_type(err) == ErrorType.CONFIRMATION_LINK):
@@ -139,15 +127,14 @@ class OnboardingWorkflow:
 
     async def _confirm_by_signal(self) -> VerifyEmailOutcome:
         while True:
-            await self._set_stage(Stage.AWAITING_EMAIL)
+            await self._steps.set_stage(OnboardingStage.AWAITING_EMAIL)
             await workflow.wait_condition(lambda: self._link is not None)
             link, self._link = self._link, None
-            await self._set_stage(Stage.CONFIRMING)
+            await self._steps.set_stage(OnboardingStage.CONFIRMING)
             try:
-                return await self._activity(
-                    "verify_email",
+                return await self._steps.call(
+                    ReelMirrorActivities.verify_email,
                     self._verify_input(link),
-                    VerifyEmailOutcome,
                     policies.api_call(f"confirm {self._inp.email} with the signalled link"),
                 )
             except ActivityError as err:
@@ -157,12 +144,11 @@ class OnboardingWorkflow:
                 workflow.logger.warning("Confirmation link refused for %s", self._inp.email)
 
     async def _create_key(self) -> ApiKeyOutcome:
-        await self._set_stage(Stage.CREATING_KEY)
+        await self._steps.set_stage(OnboardingStage.CREATING_KEY)
         scopes = list(self._inp.scopes or DEFAULT_SCOPES)
-        return await self._activity(
-            "create_api_key",
+        return await self._steps.call(
+            ReelMirrorActivities.create_api_key,
             CreateApiKeyInput(account_ref=self._inp.account_ref, name=self._inp.key_name, scopes=scopes),
-            ApiKeyOutcome,
             policies.api_call(f"create API key '{self._inp.key_name}' ({len(scopes)} scopes)"),
         )
 
@@ -170,11 +156,13 @@ class OnboardingWorkflow:
         """Attach the card and see the welcome bonus land: the balance before, plus 500 cents."""
         if not self._inp.attach_card:
             return await self._balance("read the balance"), False
-        await self._set_stage(Stage.ATTACHING_CARD)
+        await self._steps.set_stage(OnboardingStage.ATTACHING_CARD)
         before = await self._balance("read the balance before attaching the card")
         try:
-            card = await self._activity(
-                "attach_card", self._account(), CardOutcome, policies.api_call("attach the configured payment method")
+            card = await self._steps.call(
+                ReelMirrorActivities.attach_card,
+                self._account(),
+                policies.api_call("attach the configured payment method"),
             )
         except ActivityError as err:
             if error_type(err) not in CARD_PROBLEMS_A_HUMAN_FIXES:
@@ -189,15 +177,14 @@ class OnboardingWorkflow:
         if card.already_attached:
             self._note("a payment method was attached already: the welcome bonus belongs to that earlier attach")
             return before, False
-        await self._set_stage(Stage.AWAITING_BONUS)
+        await self._steps.set_stage(OnboardingStage.AWAITING_BONUS)
         try:
-            balance = await self._activity(
-                "await_balance",
+            balance = await self._steps.call(
+                ReelMirrorActivities.await_balance,
                 AwaitBalanceInput(
                     account_ref=self._inp.account_ref, at_least_cents=before.balance_cents + WELCOME_BONUS_CENTS
                 ),
-                BalanceView,
-                policies.poll(self._inp.timing, "bonus", "wait for the $5 welcome bonus"),
+                policies.poll(self._inp.timing, PollKind.BONUS, "wait for the $5 welcome bonus"),
             )
         except ActivityError as err:
             if not is_timeout(err):
@@ -211,17 +198,16 @@ class OnboardingWorkflow:
         config = self._inp.auto_reload
         if config is None:
             return balance
-        await self._set_stage(Stage.CONFIGURING_AUTO_RELOAD)
+        await self._steps.set_stage(OnboardingStage.CONFIGURING_AUTO_RELOAD)
         try:
-            return await self._activity(
-                "configure_auto_reload",
+            return await self._steps.call(
+                ReelMirrorActivities.configure_auto_reload,
                 AutoReloadInput(
                     account_ref=self._inp.account_ref,
                     enabled=True,
                     threshold_cents=config.threshold_cents,
                     amount_cents=config.amount_cents,
                 ),
-                BalanceView,
                 policies.api_call(
                     f"enable auto-reload of {config.amount_cents} cents below {config.threshold_cents} cents"
                 ),
@@ -241,35 +227,30 @@ class OnboardingWorkflow:
 
     @workflow.query
     def status(self) -> OnboardingStatus:
-        return OnboardingStatus(stage=self._stage, email=self._inp.email, last_error=self._last_error)
+        return OnboardingStatus(stage=self._steps.stage, email=self._inp.email, last_error=self._last_error)
 
     # --- visibility and helpers ----------------------------------------------------------------------
 
     async def _fail(self, err: ActivityError) -> ApplicationError:
         """The one-line reason a human needs, as the workflow's failure (after marking the stage)."""
         code = error_type(err) or "TIMEOUT"
-        self._last_error = f"{self._stage}: {code}: {error_message(err)}"
-        await self._set_stage(Stage.FAILED)
+        self._last_error = f"{self._steps.stage}: {code}: {error_message(err)}"
+        await self._steps.set_stage(OnboardingStage.FAILED)
         return ApplicationError(
             f"onboarding of {self._inp.email} stopped: {self._last_error}", type=code, non_retryable=True
         )
 
-    async def _set_stage(self, stage: str) -> None:
-        self._stage = stage
-        workflow.upsert_search_attributes([STAGE.value_set(stage)])
-        workflow.set_current_details(self._details())
-
     def _note(self, text: str) -> None:
         self._notes.append(text)
         workflow.logger.info(text)
-        workflow.set_current_details(self._details())
+        self._steps.refresh_details()
 
     def _details(self) -> str:
         lines = [
             f"**Onboarding** {self._inp.email} as account `{self._inp.account_ref}`",
-            f"**Stage** {self._stage}",
+            f"**Stage** {self._steps.stage}",
         ]
-        if self._stage == Stage.AWAITING_EMAIL:
+        if self._steps.stage == OnboardingStage.AWAITING_EMAIL:
             lines.append(self._waiting_for_email())
         lines += [f"**Note** {note}" for note in self._notes]
         if self._last_error and self._last_error not in self._notes:
@@ -288,12 +269,7 @@ class OnboardingWorkflow:
         return VerifyEmailInput(account_ref=self._inp.account_ref, email=self._inp.email, link=link)
 
     async def _balance(self, summary: str) -> BalanceView:
-        return await self._activity("get_balance", self._account(), BalanceView, policies.api_call(summary))
-
-    @staticmethod
-    def _activity(name: str, arg: BaseModel, result_type: type[M], options: dict[str, Any]) -> Awaitable[M]:
-        """Start one activity by its registered name (the activities' module stays out of the sandbox)."""
-        return workflow.execute_activity(name, arg, result_type=result_type, **options)
+        return await self._steps.call(ReelMirrorActivities.get_balance, self._account(), policies.api_call(summary))
 
 
-__all__ = ["DEFAULT_SCOPES", "OnboardingWorkflow", "Stage"]
+__all__ = ["DEFAULT_SCOPES", "OnboardingWorkflow"]

@@ -11,13 +11,13 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.error_types import ErrorType
 from activities.models import (
     AccountRef,
     AwaitBalanceInput,
     CreateApiKeyInput,
     EnsurePersonaInput,
     EnsureSourceInput,
-    ErrorType,
     JobInput,
     PersonaInput,
     SignupInput,

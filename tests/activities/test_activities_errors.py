@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
 from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
 from activities.mailbox import MailboxError
-from activities.models import NON_RETRYABLE_ERROR_TYPES, ErrorType
 from activities.secrets import MissingSecretError, SecretStoreError
 from activities.settings import ActivitySettings
 from reelmirror import errors as rm
@@ -172,3 +172,20 @@ async def test_translated_returns_values_and_keeps_the_signature() -> None:
     assert await Ok().double(21) == 42
     assert Ok.double.__doc__ == "Doubles."
     assert Ok.double.__name__ == "double"
+
+
+def test_vocabulary_status_matches_the_client_exceptions() -> None:
+    """The vocabulary's HTTP status for each vendor code is the status the client maps to that code."""
+    for cls, row in ERROR_TABLE.items():
+        status = getattr(cls, "default_status", None)
+        if status is not None and row.type is not ErrorType.UNEXPECTED_STATUS:
+            assert row.kind.http_status == status, cls
+
+
+def test_parking_and_final_types_are_not_retried() -> None:
+    from activities.error_types import PARK_FOR_BALANCE, PARK_FOR_CREDENTIALS, VOCABULARY, Rule
+
+    assert PARK_FOR_BALANCE == {ErrorType.INSUFFICIENT_BALANCE}
+    assert PARK_FOR_CREDENTIALS == {ErrorType.UNAUTHORIZED, ErrorType.FORBIDDEN, ErrorType.MISSING_SECRET}
+    for type_, kind in VOCABULARY.items():
+        assert (type_ in NON_RETRYABLE_ERROR_TYPES) is (kind.rule is not Rule.RETRY), type_

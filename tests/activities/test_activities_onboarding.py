@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from activity_helpers import Account, Runner
 from temporalio.exceptions import ApplicationErrorCategory
 
+from activities.error_types import ErrorType
 from activities.models import (
     AccountRef,
     AutoReloadInput,
     AwaitBalanceInput,
     CreateApiKeyInput,
-    ErrorType,
     SignupInput,
     VerifyEmailInput,
 )

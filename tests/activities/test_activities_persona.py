@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from activity_helpers import Account, Runner, unique
 
-from activities.models import EnsurePersonaInput, EnsureSourceInput, EnsureTargetInput, ErrorType
+from activities.error_types import ErrorType
+from activities.models import EnsurePersonaInput, EnsureSourceInput, EnsureTargetInput
 from activities.reelmirror import ReelMirrorActivities
 from activities.secrets import SecretStore
 from reelmirror.client import ReelMirrorClient

@@ -13,14 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from activity_helpers import Account, PersonaSetup, Runner, persona_with_source, synced, until_ready
 
-from activities.models import (
-    EnsureTargetInput,
-    ErrorType,
-    GeneratedPostInput,
-    GenerateInput,
-    PlanCycleInput,
-    RejectInput,
-)
+from activities.error_types import ErrorType
+from activities.models import EnsureTargetInput, GeneratedPostInput, GenerateInput, PlanCycleInput, RejectInput
 from activities.reelmirror import ReelMirrorActivities
 from simulator.admin import SimulatorAdmin
 

@@ -25,7 +25,10 @@ from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
 from devstack.stack import LocalStack
 from simulator.admin import SimulatorAdmin
-from workflows.models import PersonaConfig, PersonaStatus, Timing
+from workflows.config import PersonaConfig
+from workflows.models import PersonaStatus
+from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.policies import Timing
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -126,7 +129,7 @@ async def _watch_while_faulty(
         while (await admin.stats())["faults"][case.kind] == before:
             seen += [a for a in await pending_attempts(client, query) if _matches(case, a)]
             await asyncio.sleep(0.1)
-        persona_id = (await handle.query("status", result_type=PersonaStatus)).persona_id
+        persona_id = (await handle.query(PersonaLoopWorkflow.status)).persona_id
         loop = asyncio.get_running_loop()
         until = loop.time() + HOLD_SECONDS
         while loop.time() < until or (polling_unknown and not after_done):

@@ -20,15 +20,9 @@ from temporalio.client import Client, WorkflowHandle
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
 from simulator.admin import SimulatorAdmin
-from workflows.models import (
-    AccountSummary,
-    OnboardingInput,
-    PersonaConfig,
-    PersonaStatus,
-    PostResult,
-    Timing,
-    slugify,
-)
+from workflows.config import OnboardingInput, PersonaConfig, slugify
+from workflows.models import AccountSummary, PersonaStatus, PostResult
+from workflows.policies import Timing
 from workflows.search_attributes import PERSONA
 
 T = TypeVar("T")

@@ -27,7 +27,8 @@ from temporalio.client import Client
 
 from devstack.stack import LocalStack
 from simulator.admin import SimulatorAdmin
-from workflows.models import PersonaStatus, onboarding_workflow_id
+from workflows.config import onboarding_workflow_id
+from workflows.models import PersonaStatus
 from workflows.search_attributes import PERSONA
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

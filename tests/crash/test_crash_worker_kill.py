@@ -36,6 +36,7 @@ from control.connection import DEFAULT_TASK_QUEUE
 from devstack.stack import LocalStack
 from simulator.admin import SimulatorAdmin
 from workflows.models import AccountSummary, PersonaStatus
+from workflows.persona_loop import PersonaLoopWorkflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -212,7 +213,7 @@ async def test_d_worker_killed_while_a_post_waits_for_approval(
     handle = await start_persona(client, ACCOUNT, config)
 
     async def pending() -> str | None:
-        status = await handle.query("status", result_type=PersonaStatus)
+        status = await handle.query(PersonaLoopWorkflow.status)
         return status.pending_approvals[0].generated_post_id if status.pending_approvals else None
 
     post_id = await wait_for(pending, "a post waiting for approval", within=120, every=0.2)

@@ -24,7 +24,11 @@ from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
 from devstack.stack import LocalStack
 from simulator.admin import SimulatorAdmin
-from workflows.models import OnboardingInput, PendingApproval, PersonaConfig, PersonaStatus, PostProgress, Timing
+from workflows.config import OnboardingInput, PersonaConfig
+from workflows.content_post import ContentPostWorkflow
+from workflows.models import PendingApproval, PersonaStatus
+from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.policies import Timing
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -91,7 +95,7 @@ async def live(client: Client, sim: SimulatorAdmin) -> Live:
     )
     handle, _ = await ops.start_persona(client, ACCOUNT, config, TIMING, DEFAULT_TASK_QUEUE)
     status = await wait_until(
-        lambda: handle.query("status", result_type=PersonaStatus), lambda s: len(s.pending_approvals) == 2
+        lambda: handle.query(PersonaLoopWorkflow.status), lambda s: len(s.pending_approvals) == 2
     )
     return Live(persona_id=handle.id, pending=sorted(status.pending_approvals, key=lambda p: p.generated_post_id))
 
@@ -229,7 +233,7 @@ async def test_approve_or_reject_of_an_already_approved_post_is_refused(
         approved = await asyncio.to_thread(starter, stack, "approve", first.generated_post_id)
         assert approved.returncode == 0, approved.stderr
         post = client.get_workflow_handle(first.workflow_id)
-        await wait_until(lambda: post.query("status", result_type=PostProgress), lambda p: p.stage == "publishing")
+        await wait_until(lambda: post.query(ContentPostWorkflow.status), lambda p: p.stage == "publishing")
 
         expected = f"post {first.generated_post_id} is not waiting for approval (stage: publishing)"
         await assert_refused(stack, client, sim, ("approve", first.generated_post_id), expected)

@@ -22,14 +22,10 @@ from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
 from devstack.stack import LocalStack
 from simulator.admin import SimulatorAdmin
-from workflows.models import (
-    AccountSummary,
-    AutoReloadConfig,
-    OnboardingInput,
-    PersonaConfig,
-    PersonaStatus,
-    Timing,
-)
+from workflows.config import AutoReloadConfig, OnboardingInput, PersonaConfig
+from workflows.models import AccountSummary, PersonaStatus
+from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.policies import Timing
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -111,7 +107,7 @@ async def test_persona_cycle_generates_each_post_once_and_publishes_approved_one
     result = asyncio.ensure_future(handle.result())
     async with asyncio.timeout(240):
         while not result.done():
-            status = await handle.query("status", result_type=PersonaStatus)
+            status = await handle.query(PersonaLoopWorkflow.status)
             for pending in status.pending_approvals:
                 if pending.generated_post_id in decided:
                     continue

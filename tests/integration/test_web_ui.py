@@ -16,7 +16,8 @@ import pytest
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE, connect
 from devstack.stack import LocalStack, StackConfig
-from workflows.models import OnboardingInput, Timing, onboarding_workflow_id
+from workflows.config import OnboardingInput, onboarding_workflow_id
+from workflows.policies import Timing
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium")

@@ -40,16 +40,11 @@ from control.connection import DEFAULT_TASK_QUEUE, connect
 from devstack.stack import LocalStack, StackConfig
 from simulator.admin import SimulatorAdmin
 from tests.replay.history_files import HISTORIES_DIR, scrub_stack_traces, secret_findings
-from workflows.models import (
-    AccountSummary,
-    AutoReloadConfig,
-    OnboardingInput,
-    PersonaConfig,
-    PersonaStatus,
-    PostProgress,
-    Timing,
-    onboarding_workflow_id,
-)
+from workflows.config import AutoReloadConfig, OnboardingInput, PersonaConfig, onboarding_workflow_id
+from workflows.content_post import ContentPostWorkflow
+from workflows.models import AccountSummary, PersonaStatus
+from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.policies import Timing
 
 T = TypeVar("T")
 
@@ -131,7 +126,7 @@ async def persona_cycle(client: Client, admin: SimulatorAdmin) -> None:
     )  # fmt: skip
     handle, _ = await ops.start_persona(client, account, config, TIMING, DEFAULT_TASK_QUEUE)
     waiting = await eventually(
-        lambda: handle.query("status", result_type=PersonaStatus),
+        lambda: handle.query(PersonaLoopWorkflow.status),
         lambda s: len(s.pending_approvals) == 2,
         "two posts waiting for approval",
     )
@@ -158,14 +153,14 @@ async def parked_post(client: Client, admin: SimulatorAdmin) -> None:
         post_id = await eventually(lambda: child_ids(client, handle.id), lambda ids: len(ids) == 1, "the post")
         post = client.get_workflow_handle(post_id[0])
         await eventually(
-            lambda: post.query("status", result_type=PostProgress),
+            lambda: post.query(ContentPostWorkflow.status),
             lambda p: p.stage == "parked" and p.parked_reason is not None,
             "the post to park on the empty balance",
         )
     finally:
         await admin.patch_config({"costs_cents": normal_costs})
     await admin.topup(email, 1_000)
-    await ops.signal_persona(client, PARKED_SLUG, "topped_up")
+    await ops.signal_persona(client, PARKED_SLUG, PersonaLoopWorkflow.topped_up)
     final: PersonaStatus = await asyncio.wait_for(handle.result(), WAIT_SECONDS)
     if final.counters.published_posts != 1 or final.counters.generated != 1:
         raise RecordingError(f"the parked post did not resume and publish: {final.counters}")

@@ -25,7 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from workflow_fakes import FakeReelMirror, StubPersonaWorkflow, eventually
 
-from workflows.models import Timing
+from workflows.policies import Timing
 from workflows.search_attributes import ALL_KEYS
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"

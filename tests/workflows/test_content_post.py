@@ -17,21 +17,14 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 from workflow_fakes import FakeReelMirror, StubPersonaWorkflow, eventually
 
-from activities.models import ErrorType
-from workflows.content_post import ContentPostWorkflow, Stage
-from workflows.models import (
-    ApprovalPolicy,
-    ContentPostInput,
-    CostTable,
-    PlannedPostRef,
-    PollSchedule,
-    PostProgress,
-    PostRef,
-    PostResult,
-    RejectSignal,
-    Timing,
-)
-from workflows.parking import BALANCE_REASON
+from activities.error_types import ErrorType
+from activities.models import PlannedPost
+from workflows.config import ApprovalPolicy, CostTable
+from workflows.content_post import ContentPostWorkflow
+from workflows.models import ContentPostInput, PostProgress, PostRef, PostResult, RejectSignal
+from workflows.policies import PollSchedule, Timing
+from workflows.stages import PostStage as Stage
+from workflows.steps import BALANCE_REASON
 
 MANUAL = ApprovalPolicy(mode="manual")
 AUTO = ApprovalPolicy(mode="auto")
@@ -56,7 +49,7 @@ def post_input(
         persona_id=persona_id,
         persona_workflow_id=persona_workflow_id,
         persona_slug=f"nova-{uuid.uuid4().hex[:8]}",
-        post=PlannedPostRef(
+        post=PlannedPost(
             source_post_id=source_post_id,
             automation_mode=mode,
             media_type=media_type,

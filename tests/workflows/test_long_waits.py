@@ -22,21 +22,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from workflow_fakes import FakeReelMirror, eventually
 
-from activities.models import ErrorType
+from activities.error_types import ErrorType
+from workflows.config import ApprovalPolicy, PersonaConfig
 from workflows.content_post import ContentPostWorkflow
-from workflows.content_post import Stage as PostStage
-from workflows.models import (
-    ApprovalPolicy,
-    PersonaConfig,
-    PersonaLoopInput,
-    PersonaStatus,
-    PostProgress,
-    PostRef,
-    Timing,
-)
-from workflows.parking import BALANCE_REASON
+from workflows.models import PersonaLoopInput, PersonaStatus, PostProgress, PostRef
 from workflows.persona_loop import PersonaLoopWorkflow
-from workflows.persona_loop import Stage as PersonaStage
+from workflows.policies import Timing
+from workflows.stages import PersonaStage, PostStage
+from workflows.steps import BALANCE_REASON
 
 PARKED_DAYS = 2
 ParkedAt = Literal["post", "persona"]
@@ -122,7 +115,8 @@ async def test_post_waits_three_days_for_approval_then_publishes(
         assert await workflow_env.get_current_time() - pending.waiting_since >= timedelta(days=3)
         assert pending.decide_by == pending.waiting_since + timedelta(days=4)
 
-        await persona.signal(PersonaLoopWorkflow.approve, PostRef(post_id=pending.generated_post_id))
+        post = client.get_workflow_handle_for(ContentPostWorkflow.run, pending.workflow_id)
+        await post.signal(ContentPostWorkflow.approve, PostRef(post_id=pending.generated_post_id))
         final = await persona.result()
 
     c = final.counters

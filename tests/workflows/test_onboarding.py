@@ -13,17 +13,12 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from workflow_fakes import FakeReelMirror, eventually
 
-from activities.models import ErrorType
-from workflows.models import (
-    AutoReloadConfig,
-    ConfirmEmailSignal,
-    OnboardingInput,
-    OnboardingStatus,
-    PollSchedule,
-    Timing,
-    onboarding_workflow_id,
-)
-from workflows.onboarding import DEFAULT_SCOPES, OnboardingWorkflow, Stage
+from activities.error_types import ErrorType
+from workflows.config import AutoReloadConfig, OnboardingInput, onboarding_workflow_id
+from workflows.models import ConfirmEmailSignal, OnboardingStatus
+from workflows.onboarding import DEFAULT_SCOPES, OnboardingWorkflow
+from workflows.policies import PollSchedule, Timing
+from workflows.stages import OnboardingStage as Stage
 
 
 @pytest.fixture

@@ -22,22 +22,22 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from workflow_fakes import FakeReelMirror, eventually
 
-from activities.models import CyclePlan, ErrorType, GenerateInput, GenerateOutcome, PlanCycleInput, PlannedPost
+from activities.error_types import ErrorType
+from activities.models import CyclePlan, GenerateInput, GenerateOutcome, PlanCycleInput, PlannedPost
+from workflows.config import ApprovalPolicy, CostTable, PersonaConfig, PublishingAccountConfig, SourceConfig
 from workflows.content_post import ContentPostWorkflow
 from workflows.models import (
-    ApprovalPolicy,
-    CostTable,
-    PersonaConfig,
+    PendingApproval,
     PersonaLoopInput,
     PersonaState,
     PersonaStatus,
     PostProgress,
     PostRef,
-    PublishingAccountConfig,
     RejectSignal,
-    SourceConfig,
 )
-from workflows.persona_loop import PersonaLoopWorkflow, Stage, fit_budget, plan_limit
+from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.persona_rules import fit_budget, plan_limit
+from workflows.stages import PersonaStage as Stage
 
 MANUAL = ApprovalPolicy(mode="manual")
 AUTO = ApprovalPolicy(mode="auto")
@@ -55,12 +55,12 @@ class RecordingFake(FakeReelMirror):
         self.generated_at: list[tuple[str, datetime]] = []
         self.plans: list[PlanCycleInput] = []
 
-    @activity.defn(name="generate_post")
+    @activity.defn
     async def generate_post(self, inp: GenerateInput) -> GenerateOutcome:
         self.generated_at.append((inp.source_post_id, activity.info().current_attempt_scheduled_time))
         return await super().generate_post(inp)
 
-    @activity.defn(name="plan_cycle")
+    @activity.defn
     async def plan_cycle(self, inp: PlanCycleInput) -> CyclePlan:
         self.plans.append(inp)
         return await super().plan_cycle(inp)
@@ -78,6 +78,15 @@ def fake() -> RecordingFake:
 async def task_queue(start_worker: Callable[..., AbstractAsyncContextManager[str]]) -> AsyncIterator[str]:
     async with start_worker(PersonaLoopWorkflow, ContentPostWorkflow) as queue:
         yield queue
+
+
+async def decide(client: Client, pending: PendingApproval, *, approve: bool = True, reason: str | None = None) -> None:
+    """A decision goes to the post's own workflow (the persona routes none)."""
+    post = client.get_workflow_handle_for(ContentPostWorkflow.run, pending.workflow_id)
+    if approve:
+        await post.signal(ContentPostWorkflow.approve, PostRef(post_id=pending.generated_post_id))
+    else:
+        await post.signal(ContentPostWorkflow.reject, RejectSignal(post_id=pending.generated_post_id, reason=reason))
 
 
 def config(**overrides: Any) -> PersonaConfig:
@@ -163,7 +172,7 @@ async def test_missing_publishing_account_is_reported_and_the_loop_runs(
 # --- a full cycle -------------------------------------------------------------------------------------
 
 
-async def test_full_cycle_with_manual_approvals_routed_by_generated_post_id(
+async def test_full_cycle_with_manual_approvals_sent_to_each_post(
     client: Client, task_queue: str, fake: RecordingFake
 ) -> None:
     fake.add_creator_posts("instagram", "chef", ["image", "video"])
@@ -179,9 +188,9 @@ async def test_full_cycle_with_manual_approvals_routed_by_generated_post_id(
     carousel = next(p for p in waiting.pending_approvals if len(p.media_urls) == 3)
     ours = [p for p in waiting.pending_approvals if p is not carousel]
 
-    await handle.signal(PersonaLoopWorkflow.approve, PostRef(post_id=carousel.generated_post_id))
-    await handle.signal(PersonaLoopWorkflow.approve, PostRef(post_id=ours[0].generated_post_id))
-    await handle.signal(PersonaLoopWorkflow.reject, RejectSignal(post_id=ours[1].generated_post_id, reason="off"))
+    await decide(client, carousel)
+    await decide(client, ours[0])
+    await decide(client, ours[1], approve=False, reason="off")
     final = await handle.result()
 
     c = final.counters
@@ -196,19 +205,21 @@ async def test_full_cycle_with_manual_approvals_routed_by_generated_post_id(
     assert final.credits_spent_today_cents == spent == sum(e.amount_cents for e in fake.ledger if e.kind == "charge")
 
 
-async def test_unknown_post_id_is_recorded_and_the_loop_keeps_running(
+async def test_a_decision_naming_another_post_is_ignored_and_the_post_still_waits(
     client: Client, task_queue: str, fake: RecordingFake
 ) -> None:
     fake.add_creator_posts("instagram", "chef", ["image"])
     handle = await start(client, task_queue, config(approval=MANUAL))
     waiting = await wait_for(handle, lambda s: len(s.pending_approvals) == 1)
+    pending = waiting.pending_approvals[0]
+    post = client.get_workflow_handle_for(ContentPostWorkflow.run, pending.workflow_id)
 
-    await handle.signal(PersonaLoopWorkflow.approve, PostRef(post_id="gp_does_not_exist"))
-    noted = await wait_for(handle, lambda s: s.last_error is not None)
-    assert "gp_does_not_exist" in (noted.last_error or "") and noted.active_posts == 1
+    await post.signal(ContentPostWorkflow.approve, PostRef(post_id="gp_does_not_exist"))
+    still = await post.query(ContentPostWorkflow.status)
+    assert still.pending_approval == pending and fake.count("approve") == 0
 
-    # routing by the source post id works as well as by the generated post id
-    await handle.signal(PersonaLoopWorkflow.approve, PostRef(post_id=waiting.pending_approvals[0].source_post_id))
+    # the source post id names the post as well as the generated post id does
+    await post.signal(ContentPostWorkflow.approve, PostRef(post_id=pending.source_post_id))
     final = await handle.result()
     assert final.counters.published_posts == 1 and fake.count("approve") == 1
 
@@ -244,7 +255,7 @@ async def test_posts_per_cycle_and_max_concurrent_posts_are_respected(
     assert [plan.limit for plan in fake.plans] == [2, 1]
 
     for pending in third.pending_approvals:
-        await handle.signal(PersonaLoopWorkflow.reject, RejectSignal(post_id=pending.generated_post_id))
+        await decide(client, pending, approve=False)
     final = await handle.result()
     assert final.counters.rejected == 3 and final.active_posts == 0 and fake.count("generate") == 3
 
@@ -295,7 +306,7 @@ async def test_posts_waiting_for_approval_survive_continue_as_new(
     assert described.run_id != handle.first_execution_run_id
     assert after.pending_approvals == before.pending_approvals and after.counters.generated == 1
 
-    await handle.signal(PersonaLoopWorkflow.approve, PostRef(post_id=before.pending_approvals[0].generated_post_id))
+    await decide(client, before.pending_approvals[0])
     final = await client.get_workflow_handle(cfg.workflow_id, result_type=PersonaStatus).result()
     assert final.counters.published_posts == 1 and fake.count("generate") == 1 and fake.count("approve") == 1
 

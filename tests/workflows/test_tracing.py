@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 from workflow_fakes import FakeReelMirror
 
 from control.telemetry import EXPORTERS, configure_tracing
-from workflows.models import OnboardingInput, onboarding_workflow_id
+from workflows.config import OnboardingInput, onboarding_workflow_id
 from workflows.onboarding import OnboardingWorkflow
 
 

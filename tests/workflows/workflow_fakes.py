@@ -27,9 +27,8 @@ from typing import Any, TypeVar
 from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
 from activities.models import (
-    ACTIVITY_NAMES,
-    NON_RETRYABLE_ERROR_TYPES,
     AccountRef,
     ApiKeyOutcome,
     ApproveOutcome,
@@ -44,7 +43,6 @@ from activities.models import (
     EnsurePersonaInput,
     EnsureSourceInput,
     EnsureTargetInput,
-    ErrorType,
     FindGeneratedInput,
     GeneratedPostInput,
     GeneratedPostView,
@@ -68,6 +66,9 @@ from activities.models import (
     VerifyEmailOutcome,
 )
 from workflows.models import PostProgress
+
+with workflow.unsafe.imports_passed_through():
+    from activities.reelmirror import ReelMirrorActivities, activity_method_names
 
 T = TypeVar("T")
 
@@ -289,8 +290,10 @@ class FakeReelMirror:
         return sum(1 for e in self.ledger if e.kind == kind and all(getattr(e, k) == v for k, v in match.items()))
 
     def activities(self) -> list[Callable[..., Any]]:
-        """Every mocked activity, bound to this fake: pass to `Worker(activities=...)`."""
-        return [getattr(self, name) for name in ACTIVITY_NAMES]
+        """Every mocked activity, bound to this fake: pass to `Worker(activities=...)`.
+
+        One fake per activity of the real `ReelMirrorActivities` (a missing one fails here, by name)."""
+        return [getattr(self, name) for name in activity_method_names(ReelMirrorActivities)]
 
     # --- shared behaviour ------------------------------------------------------------------------
 
@@ -392,7 +395,7 @@ class FakeReelMirror:
 
     # --- onboarding activities -------------------------------------------------------------------
 
-    @activity.defn(name="signup")
+    @activity.defn
     async def signup(self, inp: SignupInput) -> SignupOutcome:
         self._enter("signup", keyed=False)
         if inp.email in self.users:
@@ -405,7 +408,7 @@ class FakeReelMirror:
         self.ledger.append(LedgerEntry("signup", inp.account_ref, details={"email": inp.email}))
         return SignupOutcome(user_id=user_id)
 
-    @activity.defn(name="verify_email")
+    @activity.defn
     async def verify_email(self, inp: VerifyEmailInput) -> VerifyEmailOutcome:
         self._enter("verify_email", keyed=False)
         account = self.accounts.get(inp.account_ref)
@@ -423,7 +426,7 @@ class FakeReelMirror:
         self.ledger.append(LedgerEntry("email_confirmed", inp.account_ref))
         return VerifyEmailOutcome(user_id=account.user_id, email=inp.email, jwt_fingerprint=fingerprint(link))
 
-    @activity.defn(name="create_api_key")
+    @activity.defn
     async def create_api_key(self, inp: CreateApiKeyInput) -> ApiKeyOutcome:
         self._enter("create_api_key", keyed=False)
         account = self.accounts.get(inp.account_ref)
@@ -441,7 +444,7 @@ class FakeReelMirror:
         self.ledger.append(LedgerEntry("api_key", inp.account_ref, details={"scopes": list(inp.scopes)}))
         return ApiKeyOutcome(key_id=account.key_id, fingerprint=fingerprint(account.key_id), scopes=account.scopes)
 
-    @activity.defn(name="attach_card")
+    @activity.defn
     async def attach_card(self, inp: AccountRef) -> CardOutcome:
         account = self._enter("attach_card", inp.account_ref)
         assert account is not None
@@ -453,7 +456,7 @@ class FakeReelMirror:
         self.ledger.append(LedgerEntry("bonus", inp.account_ref, amount_cents=self.bonus_cents, by="server"))
         return CardOutcome(setup_intent_id=self.new_id("seti"), status="succeeded")
 
-    @activity.defn(name="await_balance")
+    @activity.defn
     async def await_balance(self, inp: AwaitBalanceInput) -> BalanceView:
         account = self._enter("await_balance", inp.account_ref)
         assert account is not None
@@ -461,13 +464,13 @@ class FakeReelMirror:
             raise not_ready("the welcome bonus")
         return account.balance_view()
 
-    @activity.defn(name="get_balance")
+    @activity.defn
     async def get_balance(self, inp: AccountRef) -> BalanceView:
         account = self._enter("get_balance", inp.account_ref)
         assert account is not None
         return account.balance_view()
 
-    @activity.defn(name="configure_auto_reload")
+    @activity.defn
     async def configure_auto_reload(self, inp: AutoReloadInput) -> BalanceView:
         account = self._enter("configure_auto_reload", inp.account_ref)
         assert account is not None
@@ -479,7 +482,7 @@ class FakeReelMirror:
 
     # --- persona setup and sync ------------------------------------------------------------------
 
-    @activity.defn(name="ensure_persona")
+    @activity.defn
     async def ensure_persona(self, inp: EnsurePersonaInput) -> PersonaView:
         self._enter("ensure_persona", inp.account_ref)
         if inp.known_persona_id:
@@ -494,7 +497,7 @@ class FakeReelMirror:
         self.ledger.append(LedgerEntry("persona", inp.account_ref, persona_id=persona_id))
         return PersonaView(id=persona_id, name=inp.name, created=True)
 
-    @activity.defn(name="ensure_source")
+    @activity.defn
     async def ensure_source(self, inp: EnsureSourceInput) -> SourceView:
         self._enter("ensure_source", inp.account_ref)
         for src in self.sources.values():
@@ -518,7 +521,7 @@ class FakeReelMirror:
             id=src.id, platform=src.platform, username=src.username, automation_mode=src.automation_mode, created=True
         )
 
-    @activity.defn(name="ensure_publishing_target")
+    @activity.defn
     async def ensure_publishing_target(self, inp: EnsureTargetInput) -> TargetView:
         self._enter("ensure_publishing_target", inp.account_ref)
         match = next(
@@ -550,7 +553,7 @@ class FakeReelMirror:
             created=created,
         )
 
-    @activity.defn(name="start_sync")
+    @activity.defn
     async def start_sync(self, inp: PersonaInput) -> SyncStartedView:
         self._enter("start_sync", inp.account_ref)
         job_ids = []
@@ -562,7 +565,7 @@ class FakeReelMirror:
         self.ledger.append(LedgerEntry("sync", inp.account_ref, persona_id=inp.persona_id))
         return SyncStartedView(job_ids=job_ids)
 
-    @activity.defn(name="poll_sync_job")
+    @activity.defn
     async def poll_sync_job(self, inp: JobInput) -> SyncJobView:
         self._enter("poll_sync_job", inp.account_ref)
         job = self.sync_jobs.get(inp.job_id)
@@ -589,7 +592,7 @@ class FakeReelMirror:
                 self.server_generate(post_id, src.automation_mode)
         return len(queue)
 
-    @activity.defn(name="plan_cycle")
+    @activity.defn
     async def plan_cycle(self, inp: PlanCycleInput) -> CyclePlan:
         self._enter("plan_cycle", inp.account_ref)
         items: list[PlannedPost] = []
@@ -616,7 +619,7 @@ class FakeReelMirror:
 
     # --- one post --------------------------------------------------------------------------------
 
-    @activity.defn(name="generate_post")
+    @activity.defn
     async def generate_post(self, inp: GenerateInput) -> GenerateOutcome:
         account = self._enter("generate_post", inp.account_ref)
         assert account is not None
@@ -648,7 +651,7 @@ class FakeReelMirror:
             )
         return GenerateOutcome(generated_post_id=post.id, adopted=False, origin="api")
 
-    @activity.defn(name="find_generated_post")
+    @activity.defn
     async def find_generated_post(self, inp: FindGeneratedInput) -> GenerateOutcome:
         self._enter("find_generated_post", inp.account_ref)
         existing = self._existing_for(inp.persona_id, inp.source_post_id)
@@ -661,7 +664,7 @@ class FakeReelMirror:
             )
         return GenerateOutcome(generated_post_id=existing.id, adopted=True, origin=existing.origin)
 
-    @activity.defn(name="poll_generated_post")
+    @activity.defn
     async def poll_generated_post(self, inp: GeneratedPostInput) -> GeneratedPostView:
         self._enter("poll_generated_post", inp.account_ref)
         post = self._post(inp.generated_post_id)
@@ -671,12 +674,12 @@ class FakeReelMirror:
             self._finish_media(post)
         return self._view(post)
 
-    @activity.defn(name="get_generated_post")
+    @activity.defn
     async def get_generated_post(self, inp: GeneratedPostInput) -> GeneratedPostView:
         self._enter("get_generated_post", inp.account_ref)
         return self._view(self._post(inp.generated_post_id))
 
-    @activity.defn(name="await_outgoing_post")
+    @activity.defn
     async def await_outgoing_post(self, inp: GeneratedPostInput) -> GeneratedPostView:
         self._enter("await_outgoing_post", inp.account_ref)
         post = self._post(inp.generated_post_id)
@@ -689,7 +692,7 @@ class FakeReelMirror:
                 self._approve(post, by="server")
         return self._view(post)
 
-    @activity.defn(name="approve_post")
+    @activity.defn
     async def approve_post(self, inp: GeneratedPostInput) -> ApproveOutcome:
         self._enter("approve_post", inp.account_ref)
         post = self._post(inp.generated_post_id)
@@ -705,7 +708,7 @@ class FakeReelMirror:
             return ApproveOutcome(outgoing_post_id=None, sent_to_compose=True, reason=NO_TARGETS_REASON)
         return ApproveOutcome(outgoing_post_id=self._approve(post, by="client"))
 
-    @activity.defn(name="reject_post")
+    @activity.defn
     async def reject_post(self, inp: RejectInput) -> GeneratedPostView:
         self._enter("reject_post", inp.account_ref)
         post = self._post(inp.generated_post_id)
@@ -718,7 +721,7 @@ class FakeReelMirror:
             )
         return self._view(post)
 
-    @activity.defn(name="poll_deliveries")
+    @activity.defn
     async def poll_deliveries(self, inp: OutgoingPostInput) -> DeliveriesView:
         self._enter("poll_deliveries", inp.account_ref)
         if inp.outgoing_post_id not in self.outgoing:
@@ -749,7 +752,7 @@ class FakeReelMirror:
 
 
 
-@workflow.defn(name="StubPersonaWorkflow")
+@workflow.defn
 class StubPersonaWorkflow:
     """Stands in for a persona: records the `post_progress` signals its posts send.
 

@@ -1,0 +1,124 @@
+"""The persona loop's pure rules: what a cycle may start, what it costs, how finished posts are counted.
+
+No workflow context here, so every rule is a plain function a unit test can call; the workflow class
+(`workflows.persona_loop`) does the waiting and the talking.
+"""
+
+from __future__ import annotations
+
+from activities.models import PlannedPost
+from workflows.config import CostTable, PersonaConfig, PublishingAccountConfig
+from workflows.models import PersonaState, PostProgress, PostResult
+from workflows.stages import PostStage
+
+__all__ = [
+    "apply_outcome",
+    "budget_left",
+    "child_workflow_id",
+    "committed_today",
+    "estimated_cost",
+    "fit_budget",
+    "plan_limit",
+    "progress_from_result",
+    "roll_day",
+    "target_label",
+]
+
+
+
+def estimated_cost(item: PlannedPost, costs: CostTable) -> int:
+    """What starting this post will cost us: nothing when a generated post exists already (the server's
+    automation, or an earlier generate of ours that was charged before), else the table's price."""
+    if item.existing_generated_post_id is not None:
+        return 0
+    return costs.for_media_type(item.media_type)
+
+
+def fit_budget(items: list[PlannedPost], costs: CostTable, remaining_cents: int | None) -> list[PlannedPost]:
+    """The planned posts, in plan order, whose estimated costs fit what is left of today's budget.
+
+    Posts left out are not marked handled, so a later cycle (the next UTC day at the latest) plans them again.
+    """
+    if remaining_cents is None:
+        return list(items)
+    chosen = []
+    for item in items:
+        cost = estimated_cost(item, costs)
+        if cost <= remaining_cents:
+            chosen.append(item)
+            remaining_cents -= cost
+    return chosen
+
+
+def plan_limit(config: PersonaConfig, active_posts: int) -> int:
+    """How many posts this cycle may start: the per-cycle cap and the free concurrency slots."""
+    return max(0, min(config.posts_per_cycle, config.max_concurrent_posts - active_posts))
+
+
+def child_workflow_id(slug: str, source_post_id: str) -> str:
+    """The post's workflow id: unique per source post, so a second pipeline for it cannot start."""
+    return f"post-{slug}-{source_post_id}"
+
+
+def target_label(account: PublishingAccountConfig) -> str:
+    if account.platform and account.username:
+        return f"{account.platform}/{account.username}"
+    return account.connected_account_id or "?"
+
+
+def apply_outcome(state: PersonaState, progress: PostProgress) -> None:
+    """Fold one finished post into the counters (generation is counted earlier, when its id appears)."""
+    c = state.counters
+    outcome = progress.outcome or "failed"
+    if outcome in ("published", "partially_published", "delivery_failed"):
+        c.approved += 1
+    if outcome in ("published", "partially_published"):
+        c.published_posts += 1
+    elif outcome == "rejected":
+        c.rejected += 1
+    elif outcome == "composed":
+        c.composed += 1
+    else:  # delivery_failed, media_failed, failed
+        c.failed_posts += 1
+    c.published_deliveries += progress.published_deliveries
+    c.failed_deliveries += progress.failed_deliveries
+
+
+def progress_from_result(child_id: str, result: PostResult) -> PostProgress:
+    """A finished progress built from a child's result, for a child whose last signal never arrived."""
+    return PostProgress(
+        workflow_id=child_id,
+        source_post_id=result.source_post_id,
+        generated_post_id=result.generated_post_id,
+        stage=PostStage.DONE,
+        finished=True,
+        outcome=result.outcome,
+        cost_cents=result.cost_cents,
+        generated_by_us=result.cost_cents > 0,
+        published_deliveries=result.published_deliveries,
+        failed_deliveries=result.failed_deliveries,
+    )
+
+
+def roll_day(state: PersonaState, today: str) -> None:
+    """Spending counts per UTC day (the workflow's clock): a new day starts from zero."""
+    if state.spent_day != today:
+        state.spent_day = today
+        state.spent_today_cents = 0
+
+
+def committed_today(state: PersonaState, today: str) -> int:
+    """Spent today plus what posts in flight are expected to cost and have not reported yet.
+
+    Read-only (queries use it too): spending of an earlier day counts as zero even before the next cycle
+    rolls the day over."""
+    spent = state.spent_today_cents if state.spent_day == today else 0
+    return spent + sum(state.reserved_cents.values())
+
+
+def budget_left(config: PersonaConfig, state: PersonaState, today: str) -> int | None:
+    """What today's budget still allows, or None when the persona has no daily budget."""
+    budget = config.daily_credit_budget_cents
+    if budget is None:
+        return None
+    return max(0, budget - committed_today(state, today))
