@@ -30,7 +30,6 @@ from activities.models import (
     VerifyEmailOutcome,
 )
 from activities.secrets import MissingSecretError, fingerprint
-from activities.views import balance_view
 from reelmirror.client import ReelMirrorClient
 from reelmirror.errors import ConflictError, ForbiddenError, UnauthorizedError
 from reelmirror.stripe_setup import confirm_setup_intent
@@ -210,7 +209,7 @@ class AccountActivities(ActivityBase):
         """Poll: NotReady until a payment method is saved and the balance reached `at_least_cents` (the bonus)."""
         balance = await self._account_client(input.account_ref).get_balance()
         if balance.has_payment_method and balance.balance_cents >= input.at_least_cents:
-            return balance_view(balance)
+            return BalanceView.model_validate(balance)
         card = "saved" if balance.has_payment_method else "not saved yet"
         raise not_ready(
             f"balance is {balance.balance_cents} cents (payment method {card}); waiting for {input.at_least_cents}"
@@ -219,7 +218,7 @@ class AccountActivities(ActivityBase):
     @activity.defn
     @translated
     async def get_balance(self, input: AccountRef) -> BalanceView:
-        return balance_view(await self._account_client(input.account_ref).get_balance())
+        return BalanceView.model_validate(await self._account_client(input.account_ref).get_balance())
 
     @activity.defn
     @translated
@@ -228,7 +227,7 @@ class AccountActivities(ActivityBase):
         balance = await self._account_client(input.account_ref).update_balance(
             input.enabled, input.threshold_cents, input.amount_cents
         )
-        return balance_view(balance)
+        return BalanceView.model_validate(balance)
 
 
 async def _authenticates(client: ReelMirrorClient) -> bool:

@@ -26,7 +26,6 @@ from activities.models import (
     SyncJobView,
     SyncStartedView,
 )
-from activities.views import sync_job_view
 from reelmirror.client import ReelMirrorClient
 from reelmirror.models import GeneratedPost, Source, SourcePost, SyncJob
 
@@ -85,7 +84,7 @@ class ContentActivities(ActivityBase):
         job = await self._account_client(input.account_ref).get_sync_job(input.job_id)
         if not job.is_terminal:
             raise not_ready(f"sync job {job.id} is {job.status}")
-        return sync_job_view(job)
+        return SyncJobView.model_validate(job)
 
     @activity.defn
     @translated

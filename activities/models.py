@@ -7,11 +7,14 @@ They import nothing but pydantic so the workflow sandbox can load them.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    """Views are read straight off the client's response models (`View.model_validate(response)`), so
+    the mapping from an API answer to what history records is declared once, on the view."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, from_attributes=True)
 
 
 class AccountRef(_Model):
@@ -215,9 +218,14 @@ class GeneratedPostView(_Model):
     status: str
     source_post_id: str | None = None
     caption: str | None = None
-    media: list[MediaView] = Field(default_factory=list)
+    media: list[MediaView] = Field(default_factory=list, validation_alias=AliasChoices("media", "media_items"))
     outgoing_post_id: str | None = None
-    failed: bool = False
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def failed(self) -> bool:
+        """The post can never become ready: a media item failed, or the server says so."""
+        return self.status == "failed" or any(m.status == "failed" for m in self.media)
 
 
 class ApproveOutcome(_Model):
@@ -244,7 +252,7 @@ class DeliveryView(_Model):
 
 
 class DeliveriesView(_Model):
-    outgoing_post_id: str
+    outgoing_post_id: str = Field(validation_alias=AliasChoices("outgoing_post_id", "id"))
     deliveries: list[DeliveryView]
 
     @property

@@ -23,7 +23,6 @@ from activities.models import (
     SourceView,
     TargetView,
 )
-from activities.views import source_view
 from reelmirror.errors import ConflictError
 from reelmirror.models import ConnectedAccount, Persona, Source
 
@@ -84,15 +83,15 @@ class PersonaActivities(ActivityBase):
                     non_retryable=True,
                 ) from None
             if existing.automation_mode == input.automation_mode:
-                return source_view(existing)
+                return SourceView.model_validate(existing)
             heartbeat("changing automation mode")
             updated = await client.update_source(input.persona_id, existing.id, input.automation_mode)
             activity.logger.info(
                 "source %s: automation mode %s -> %s", existing.id, existing.automation_mode, updated.automation_mode
             )
-            return source_view(updated, mode_changed=True)
+            return SourceView.model_validate(updated).model_copy(update={"mode_changed": True})
         activity.logger.info("added source %s (%s/%s)", source.id, source.platform, source.username)
-        return source_view(source, created=True)
+        return SourceView.model_validate(source).model_copy(update={"created": True})
 
     @activity.defn
     @translated

@@ -23,7 +23,6 @@ from activities.models import (
     OutgoingPostInput,
     RejectInput,
 )
-from activities.views import POST_SETTLED, deliveries_view, post_view
 from reelmirror.client import ReelMirrorClient
 from reelmirror.errors import ConflictError, ValidationFailedError
 from reelmirror.models import DELIVERY_TERMINAL, GENERATED_POST_STATUSES, GeneratedPost
@@ -31,6 +30,8 @@ from reelmirror.models import DELIVERY_TERMINAL, GENERATED_POST_STATUSES, Genera
 __all__ = ["PublishingActivities"]
 
 ALREADY_APPROVED = frozenset({"publishing", "published"})
+#: Generated-post statuses after which media will not change any more (besides "ready").
+POST_SETTLED = frozenset({"failed", "publishing", "published", "rejected", "composing"})
 
 
 class PublishingActivities(ActivityBase):
@@ -40,7 +41,7 @@ class PublishingActivities(ActivityBase):
         """Poll: NotReady while media renders. Failed media is a result (`failed=True`), not an error:
         the workflow reports the post, it does not retry it."""
         post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
-        view = post_view(post)
+        view = GeneratedPostView.model_validate(post)
         if view.failed or post.status in POST_SETTLED or post.all_media_completed:
             return view
         done = sum(1 for m in post.media_items if m.status == "completed")
@@ -49,7 +50,8 @@ class PublishingActivities(ActivityBase):
     @activity.defn
     @translated
     async def get_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
-        return post_view(await self._account_client(input.account_ref).get_generated_post(input.generated_post_id))
+        post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
+        return GeneratedPostView.model_validate(post)
 
     @activity.defn
     @translated
@@ -57,7 +59,7 @@ class PublishingActivities(ActivityBase):
         """Poll (auto_publish): NotReady until the server approved the post itself (outgoing id set), or the
         post can no longer be published (failed, rejected, sent to compose)."""
         post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
-        view = post_view(post)
+        view = GeneratedPostView.model_validate(post)
         if post.outgoing_post_id or view.failed or post.status in {"rejected", "composing"}:
             return view
         raise not_ready(f"generated post {post.id} is {post.status}: not published by the server yet")
@@ -103,7 +105,7 @@ class PublishingActivities(ActivityBase):
         client = self._account_client(input.account_ref)
         post = await client.get_generated_post(input.generated_post_id)
         if post.status == "rejected":
-            return post_view(post)
+            return GeneratedPostView.model_validate(post)
         heartbeat("rejecting")
         try:
             rejected = await client.reject(post.id, input.reason)
@@ -114,7 +116,7 @@ class PublishingActivities(ActivityBase):
                 raise
             rejected = again
         activity.logger.info("rejected generated post %s", post.id)
-        return post_view(rejected)
+        return GeneratedPostView.model_validate(rejected)
 
     @activity.defn
     @translated
@@ -124,7 +126,7 @@ class PublishingActivities(ActivityBase):
         if not outgoing.all_terminal:
             done = sum(1 for d in outgoing.deliveries if d.status in DELIVERY_TERMINAL)
             raise not_ready(f"outgoing post {outgoing.id}: {done}/{len(outgoing.deliveries)} deliveries finished")
-        return deliveries_view(outgoing)
+        return DeliveriesView.model_validate(outgoing)
 
 
 def _raise_if_unknown(post: GeneratedPost, action: str) -> None:

@@ -121,13 +121,7 @@ class FakeAccount:
     reload_amount_cents: int | None = None
 
     def balance_view(self) -> BalanceView:
-        return BalanceView(
-            balance_cents=self.balance_cents,
-            auto_reload=self.auto_reload,
-            reload_threshold_cents=self.reload_threshold_cents,
-            reload_amount_cents=self.reload_amount_cents,
-            has_payment_method=self.has_payment_method,
-        )
+        return BalanceView.model_validate(self)
 
 
 @dataclass
@@ -384,14 +378,7 @@ class FakeReelMirror:
 
     @staticmethod
     def _view(post: FakeGeneratedPost) -> GeneratedPostView:
-        return GeneratedPostView(
-            id=post.id,
-            status=post.status,
-            source_post_id=post.source_post_id,
-            media=list(post.media),
-            outgoing_post_id=post.outgoing_post_id,
-            failed=any(m.status == "failed" for m in post.media),
-        )
+        return GeneratedPostView.model_validate(post)
 
     # --- onboarding activities -------------------------------------------------------------------
 
@@ -507,19 +494,11 @@ class FakeReelMirror:
             ):
                 changed = src.automation_mode != inp.automation_mode
                 src.automation_mode = inp.automation_mode
-                return SourceView(
-                    id=src.id,
-                    platform=src.platform,
-                    username=src.username,
-                    automation_mode=src.automation_mode,
-                    mode_changed=changed,
-                )
+                return SourceView.model_validate(src).model_copy(update={"mode_changed": changed})
         src = FakeSource(self.new_id("src"), inp.persona_id, inp.platform, inp.username, inp.automation_mode)
         self.sources[src.id] = src
         self.ledger.append(LedgerEntry("source", inp.account_ref, persona_id=inp.persona_id))
-        return SourceView(
-            id=src.id, platform=src.platform, username=src.username, automation_mode=src.automation_mode, created=True
-        )
+        return SourceView.model_validate(src).model_copy(update={"created": True})
 
     @activity.defn
     async def ensure_publishing_target(self, inp: EnsureTargetInput) -> TargetView:
