@@ -94,7 +94,7 @@ class KeyRing:
         return len(self.keys)
 
 
-def check_key_id(key_id: str, where: str) -> None:
+def check_key_id(key_id: str, where: str, hint: str = "") -> None:
     """Refuse ids that would break the ``id:key,id:key`` syntax or make metadata hard to read.
 
     A rejected id is not echoed: with id and key swapped by mistake, the "id" would be the secret.
@@ -106,8 +106,7 @@ def check_key_id(key_id: str, where: str) -> None:
             raise CodecConfigError(f"{where}: key id contains {bad!r}; use only letters, digits, '.', '_' and '-'")
     if len(key_id) > MAX_KEY_ID_LENGTH or not _KEY_ID.fullmatch(key_id):
         raise CodecConfigError(
-            f"{where}: key id must be 1-{MAX_KEY_ID_LENGTH} ASCII letters, digits, '.', '_' or '-' "
-            "(entries are id:base64key, id first)"
+            f"{where}: key id must be 1-{MAX_KEY_ID_LENGTH} ASCII letters, digits, '.', '_' or '-'{hint}"
         )
 
 
@@ -119,7 +118,7 @@ def parse_key(entry: str, where: str) -> Key:
     if not sep:
         raise CodecConfigError(f"{where}: entry has no ':'; write it as id:base64key ({_KEYGEN_HINT})")
     key_id, encoded = key_id.strip(), encoded.strip()
-    check_key_id(key_id, where)
+    check_key_id(key_id, where, " (entries are id:base64key, id first)")
     if not encoded:
         raise CodecConfigError(f"{where}: key {key_id!r} has no key after ':' ({_KEYGEN_HINT})")
     try:
