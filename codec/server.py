@@ -1,7 +1,7 @@
 """The codec server: lets the Temporal Web UI and CLI show encrypted payloads without holding the keys.
 
-It speaks Temporal's remote codec protocol: ``POST /encode`` and ``POST /decode`` take and return
-``{"payloads": [...]}`` in the protobuf JSON mapping (``metadata`` values and ``data`` in base64).
+It speaks Temporal's remote codec protocol: ``POST .../encode`` and ``POST .../decode`` (any prefix) take
+and return ``{"payloads": [...]}`` in the protobuf JSON mapping (``metadata`` values and ``data`` in base64).
 The Web UI calls it from the browser, so it answers CORS preflights for the configured origins only;
 a request that carries any other ``Origin`` is refused, which also stops a web page that rebinds its
 own host name to the loopback address. An optional bearer token guards encode and decode for callers
@@ -123,6 +123,8 @@ def build_app(codec: PayloadCodec, *, cors_origins: Sequence[str] = (), token: s
         return await handler(request)
 
     async def preflight(request: web.Request) -> web.Response:
+        if operation(request.path) is None:
+            raise web.HTTPNotFound()
         return web.Response(
             status=204,
             headers={
@@ -160,17 +162,33 @@ def build_app(codec: PayloadCodec, *, cors_origins: Sequence[str] = (), token: s
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    handlers = {"encode": transform("encode", codec.encode), "decode": transform("decode", codec.decode)}
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        name = operation(request.path)
+        if name is None:
+            raise web.HTTPNotFound()
+        return await handlers[name](request)
+
     app = web.Application(middlewares=[cors, auth], client_max_size=MAX_REQUEST_BYTES)
     app.add_routes(
         [
-            web.post("/encode", transform("encode", codec.encode)),
-            web.post("/decode", transform("decode", codec.decode)),
-            web.options("/encode", preflight),
-            web.options("/decode", preflight),
             web.get("/health", health),
+            web.post("/{path:.*}", dispatch),
+            web.options("/{path:.*}", preflight),
         ]
     )
     return app
+
+
+def operation(path: str) -> str | None:
+    """``encode`` or ``decode`` from the last path segment, which is all the protocol fixes.
+
+    Clients append ``/encode`` or ``/decode`` to whatever endpoint they were given, so the server may be
+    mounted under a prefix (``https://codec.example/reelmirror/decode``) behind a proxy.
+    """
+    last = path.rsplit("/", 1)[-1]
+    return last if last in ("encode", "decode") else None
 
 
 class CodecServer:

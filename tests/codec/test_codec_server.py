@@ -99,6 +99,22 @@ async def test_decode_what_a_worker_wrote_and_pass_through_plain(
     assert decoded["metadata"]["encoding"] == "anNvbi9wbGFpbg=="  # json/plain
 
 
+async def test_any_prefix_before_encode_and_decode(server: CodecServer, http: aiohttp.ClientSession) -> None:
+    """Clients append /decode to the endpoint they were given, which may carry a path (a proxy's mount point)."""
+    plain = await pydantic_data_converter.encode([EMAIL])
+    status, body, _ = await post(http, f"{server.url}/reelmirror/default/encode", to_json(plain))
+    assert status == 200
+    status, body, _ = await post(http, f"{server.url}/reelmirror//decode", body)
+    assert status == 200 and from_json(body) == plain
+    for path in ("/", "/decoder", "/decode/", "/health"):
+        status, _, _ = await post(http, f"{server.url}{path}", "{}")
+        assert status in (404, 405), path
+    async with http.options(f"{server.url}/x/decode", headers={"Origin": UI}) as resp:
+        assert resp.status == 204
+    async with http.options(f"{server.url}/x/other", headers={"Origin": UI}) as resp:
+        assert resp.status == 404
+
+
 async def test_empty_request_and_unknown_fields(server: CodecServer, http: aiohttp.ClientSession) -> None:
     status, body, _ = await post(http, f"{server.url}/decode", "{}")
     assert (status, json.loads(body)) == (200, {})
