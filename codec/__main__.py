@@ -53,7 +53,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="ORIGIN",
         help=f"Web UI origin allowed to call from a browser; repeatable (default: {' '.join(DEFAULT_CORS_ORIGINS)})",
     )
-    serve.add_argument("--token-file", type=Path, help=f"file holding the bearer token (or set {TOKEN_ENV})")
+    serve.add_argument(
+        "--token-file", type=Path, metavar="FILE", help=f"file holding the bearer token (or set {TOKEN_ENV})"
+    )
     serve.add_argument("--quiet", action="store_true", help="no access log, warnings only")
     return parser.parse_args(argv)
 
