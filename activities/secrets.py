@@ -1,7 +1,7 @@
 """The worker's secret store: per-account credentials on local disk, never in workflow history.
 
 Workflows pass an `account_ref`; the activities resolve it here to the password, JWT, `rm_` key, payment
-method and Stripe client secret they need (DESIGN.md principle 5). Why these rules:
+method and Stripe client secret they need, so none of them reaches history. Why these rules:
 
 * One JSON file per account, written to a temporary file and `os.replace`d: a worker killed mid-write
   leaves the old file or the new one, never half of each, so a stored key is never lost to a crash.

@@ -3,8 +3,8 @@
 Why a fake with state instead of one mock per test: the workflows' promises are about effects ("exactly
 one generate", "the bonus was seen", "one of two deliveries failed"), so the fake keeps the same kind of
 ledger the simulator keeps, and tests assert on it. Every activity has the exact name, input and output
-model the real `ReelMirrorActivities` has (SPEC: "Activities and workflows"), so a workflow cannot tell
-the difference. Knobs script the unhappy paths:
+model the real `ReelMirrorActivities` has (`activities()` checks the names against it), so a workflow
+cannot tell the difference. Knobs script the unhappy paths:
 
 * `not_ready[<activity name>] = n`: each polled item (mail, job, post, outgoing post) answers NotReady n
   times before it is ready;
