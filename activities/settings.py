@@ -44,6 +44,9 @@ class ActivitySettings(BaseModel):
     stripe_publishable_key: str | None = None
     http_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     service_unavailable_retry_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # How long an answer may stay unusable (malformed, an unexpected status such as 500, an unknown
+    # status) before the work parks with the reason instead of retrying on.
+    unusable_answer_budget_seconds: float = Field(default=900.0, gt=0, le=7 * 24 * 3600)
     # The operator's Stripe payment method (pm_...); an account's own `payment_method` secret wins.
     payment_method: SecretStr | None = None
 
@@ -97,6 +100,7 @@ ENV_VARS: dict[str, str] = {
     "STRIPE_PUBLISHABLE_KEY": "stripe_publishable_key",
     "REELMIRROR_HTTP_TIMEOUT_SECONDS": "http_timeout_seconds",
     "REELMIRROR_503_RETRY_SECONDS": "service_unavailable_retry_seconds",
+    "REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS": "unusable_answer_budget_seconds",
     "REELMIRROR_PAYMENT_METHOD": "payment_method",
 }
 _VAR_OF_FIELD = {field: var for var, field in ENV_VARS.items()}

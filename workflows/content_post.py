@@ -317,6 +317,11 @@ class ContentPostWorkflow:
     def credentials_updated(self) -> None:
         self._steps.notify_credentials_updated()
 
+    @workflow.signal
+    def retry(self) -> None:
+        """Retry the step this post parked on after its answers stayed unusable."""
+        self._steps.notify_retry()
+
     @workflow.query
     def status(self) -> PostProgress:
         return self._progress()

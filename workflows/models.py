@@ -41,6 +41,7 @@ class OnboardingStatus(_Record):
     stage: str
     email: str
     last_error: str | None = None
+    parked_reason: str | None = None
 
 
 # --- persona loop and posts ----------------------------------------------------------------------------

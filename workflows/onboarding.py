@@ -61,6 +61,7 @@ class OnboardingWorkflow:
             stage=OnboardingStage.STARTING,
             parked_stage=OnboardingStage.PARKED,
             details=self._details,
+            parks_on=frozenset({"operator"}),
         )
         self._link: str | None = None
         self._last_error: str | None = None
@@ -97,7 +98,7 @@ class OnboardingWorkflow:
     async def _signup(self) -> SignupOutcome:
         """Sign up once: SIGNUP_RETRY retries transport failures only, and 409 means it already happened."""
         await self._steps.set_stage(OnboardingStage.SIGNING_UP)
-        outcome = await self._steps.call(
+        outcome = await self._steps.run(
             ReelMirrorActivities.signup,
             SignupInput(account_ref=self._inp.account_ref, email=self._inp.email),
             policies.api_call(f"sign up {self._inp.email}").with_retry(policies.SIGNUP_RETRY),
@@ -112,7 +113,7 @@ class OnboardingWorkflow:
         if self._inp.confirmation == "mailbox":
             await self._steps.set_stage(OnboardingStage.AWAITING_EMAIL)
             try:
-                return await self._steps.call(
+                return await self._steps.run(
                     ReelMirrorActivities.verify_email,
                     self._verify_input(None),
                     policies.poll(
@@ -132,7 +133,7 @@ class OnboardingWorkflow:
             link, self._link = self._link, None
             await self._steps.set_stage(OnboardingStage.CONFIRMING)
             try:
-                return await self._steps.call(
+                return await self._steps.run(
                     ReelMirrorActivities.verify_email,
                     self._verify_input(link),
                     policies.api_call(f"confirm {self._inp.email} with the signalled link"),
@@ -146,7 +147,7 @@ class OnboardingWorkflow:
     async def _create_key(self) -> ApiKeyOutcome:
         await self._steps.set_stage(OnboardingStage.CREATING_KEY)
         scopes = list(self._inp.scopes or DEFAULT_SCOPES)
-        return await self._steps.call(
+        return await self._steps.run(
             ReelMirrorActivities.create_api_key,
             CreateApiKeyInput(account_ref=self._inp.account_ref, name=self._inp.key_name, scopes=scopes),
             policies.api_call(f"create API key '{self._inp.key_name}' ({len(scopes)} scopes)"),
@@ -159,7 +160,7 @@ class OnboardingWorkflow:
         await self._steps.set_stage(OnboardingStage.ATTACHING_CARD)
         before = await self._balance("read the balance before attaching the card")
         try:
-            card = await self._steps.call(
+            card = await self._steps.run(
                 ReelMirrorActivities.attach_card,
                 self._account(),
                 policies.api_call("attach the configured payment method"),
@@ -179,7 +180,7 @@ class OnboardingWorkflow:
             return before, False
         await self._steps.set_stage(OnboardingStage.AWAITING_BONUS)
         try:
-            balance = await self._steps.call(
+            balance = await self._steps.run(
                 ReelMirrorActivities.await_balance,
                 AwaitBalanceInput(
                     account_ref=self._inp.account_ref, at_least_cents=before.balance_cents + WELCOME_BONUS_CENTS
@@ -200,7 +201,7 @@ class OnboardingWorkflow:
             return balance
         await self._steps.set_stage(OnboardingStage.CONFIGURING_AUTO_RELOAD)
         try:
-            return await self._steps.call(
+            return await self._steps.run(
                 ReelMirrorActivities.configure_auto_reload,
                 AutoReloadInput(
                     account_ref=self._inp.account_ref,
@@ -225,9 +226,19 @@ class OnboardingWorkflow:
         """The link from the confirmation e-mail, handed in by the operator (`starter.py confirm-email`)."""
         self._link = signal.link
 
+    @workflow.signal
+    def retry(self) -> None:
+        """Retry the step onboarding parked on after its answers stayed unusable."""
+        self._steps.notify_retry()
+
     @workflow.query
     def status(self) -> OnboardingStatus:
-        return OnboardingStatus(stage=self._steps.stage, email=self._inp.email, last_error=self._last_error)
+        return OnboardingStatus(
+            stage=self._steps.stage,
+            email=self._inp.email,
+            last_error=self._last_error,
+            parked_reason=self._steps.parked_reason,
+        )
 
     # --- visibility and helpers ----------------------------------------------------------------------
 
@@ -252,6 +263,8 @@ class OnboardingWorkflow:
         ]
         if self._steps.stage == OnboardingStage.AWAITING_EMAIL:
             lines.append(self._waiting_for_email())
+        if self._steps.park is not None:
+            lines.append(f"**Parked** since {self._steps.park.since:%Y-%m-%d %H:%M} UTC: {self._steps.park.reason}")
         lines += [f"**Note** {note}" for note in self._notes]
         if self._last_error and self._last_error not in self._notes:
             lines.append(f"**Last error** {self._last_error}")
@@ -269,7 +282,7 @@ class OnboardingWorkflow:
         return VerifyEmailInput(account_ref=self._inp.account_ref, email=self._inp.email, link=link)
 
     async def _balance(self, summary: str) -> BalanceView:
-        return await self._steps.call(ReelMirrorActivities.get_balance, self._account(), policies.api_call(summary))
+        return await self._steps.run(ReelMirrorActivities.get_balance, self._account(), policies.api_call(summary))
 
 
 __all__ = ["DEFAULT_SCOPES", "OnboardingWorkflow"]

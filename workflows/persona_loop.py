@@ -369,6 +369,12 @@ class PersonaLoopWorkflow:
         self._steps.notify_credentials_updated()
         await self._forward(content_post.ContentPostWorkflow.credentials_updated)
 
+    @workflow.signal
+    async def retry(self) -> None:
+        """Retry what the persona and its posts parked on after answers stayed unusable."""
+        self._steps.notify_retry()
+        await self._forward(content_post.ContentPostWorkflow.retry)
+
     @workflow.query
     def status(self) -> PersonaStatus:
         return self._status()
