@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import email.message
+import grp
 import mailbox
 import os
 import pwd
@@ -176,6 +177,10 @@ class _RunAs:
     name: str
     uid: int
     gid: int
+
+    @property
+    def group(self) -> str:
+        return grp.getgrgid(self.gid).gr_name
 
     @classmethod
     def choose(cls) -> _RunAs:
@@ -397,6 +402,7 @@ stats_writer_socket_path =
 first_valid_uid = 1
 default_login_user = {run_as.name}
 default_internal_user = {run_as.name}
+default_internal_group = {run_as.group}
 mail_location = maildir:{self.maildir}
 passdb {{
   driver = passwd-file
