@@ -87,10 +87,10 @@ class AccountActivities(ActivityBase):
         if link is None:
             if self.mailbox is None:
                 raise not_ready(
-                    "this worker reads no mailbox (REELMIRROR_MAILBOX_URL unset): "
+                    "this worker reads no mailbox (neither REELMIRROR_IMAP_HOST nor REELMIRROR_MAILBOX_URL is set): "
                     "send the confirm_email signal with the link"
                 )
-            link = await self.mailbox.find_confirmation_link(input.email)
+            link = await self.mailbox.find_confirmation_link(input.email, since=input.since)
             if link is None:
                 raise not_ready(f"no confirmation e-mail for {input.email} yet")
         link_fp = fingerprint(link)

@@ -45,6 +45,7 @@ class ErrorType(enum.StrEnum):
     CONFIRMATION_LINK = "CONFIRMATION_LINK"  # expired or reused verify link
     CARD_DECLINED = "CARD_DECLINED"
     MISSING_SECRET = "MISSING_SECRET"  # the worker's secret store lacks a credential the call needs
+    MAILBOX_AUTH = "MAILBOX_AUTH"  # the worker's inbox refused its login: an operator must fix it
     UNUSABLE_ANSWER = "UNUSABLE_ANSWER"  # answers stayed unusable past the retry budget: an operator must look
 
 
@@ -100,6 +101,7 @@ VOCABULARY: Mapping[ErrorType, ErrorKind] = {
     ErrorType.CONFIRMATION_LINK: ErrorKind(None, Rule.FINAL, "an expired or reused confirmation link"),
     ErrorType.CARD_DECLINED: ErrorKind(None, Rule.FINAL, "Stripe declined the payment method"),
     ErrorType.MISSING_SECRET: ErrorKind(None, Rule.PARK_CREDENTIALS, "the secret store lacks a credential"),
+    ErrorType.MAILBOX_AUTH: ErrorKind(None, Rule.PARK_OPERATOR, "the worker's IMAP inbox refused the login"),
     ErrorType.UNUSABLE_ANSWER: ErrorKind(None, Rule.PARK_OPERATOR, "answers stayed unusable past the budget"),
 }
 

@@ -25,7 +25,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
-from activities.mailbox import MailboxError
+from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError
 from activities.settings import ActivitySettings
 from activities.unusable import UnusableAnswers
@@ -102,6 +102,8 @@ ERROR_TABLE: dict[type[Exception], ErrorRow] = {
     SecretStoreError: ErrorRow(ErrorType.MISSING_SECRET),
     # An unreachable mailbox is a transport problem of its own kind: retry with backoff.
     MailboxError: ErrorRow(ErrorType.TRANSPORT_ERROR),
+    # A refused inbox login needs an operator (the password file), not another try.
+    MailboxAuthError: ErrorRow(ErrorType.MAILBOX_AUTH),
     # Any other ReelMirrorError (a future subclass): treat like an unexpected status.
     ReelMirrorError: ErrorRow(ErrorType.UNEXPECTED_STATUS),
 }

@@ -7,6 +7,8 @@ They import nothing but pydantic so the workflow sandbox can load them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 
@@ -40,6 +42,8 @@ class VerifyEmailInput(AccountRef):
     # A confirmation link delivered by the `confirm_email` signal; None means: read the configured mailbox.
     # Supabase links are single-use and expire, and this activity consumes the link at once.
     link: str | None = None
+    # When the signup was sent: a mailbox reader ignores confirmation mail received before it.
+    since: datetime | None = None
 
 
 class VerifyEmailOutcome(_Model):

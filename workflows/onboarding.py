@@ -16,6 +16,8 @@ answers "already exists").
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
@@ -66,6 +68,8 @@ class OnboardingWorkflow:
         self._link: str | None = None
         self._last_error: str | None = None
         self._notes: list[str] = []
+        # when our signup was sent: confirmation mail older than that is not ours to follow
+        self._mail_since: datetime | None = None
 
     @workflow.run
     async def run(self, inp: OnboardingInput) -> AccountSummary:
@@ -98,6 +102,7 @@ class OnboardingWorkflow:
     async def _signup(self) -> SignupOutcome:
         """Sign up once: SIGNUP_RETRY retries transport failures only, and 409 means it already happened."""
         await self._steps.set_stage(OnboardingStage.SIGNING_UP)
+        sent_at = workflow.now()
         outcome = await self._steps.run(
             ReelMirrorActivities.signup,
             SignupInput(account_ref=self._inp.account_ref, email=self._inp.email),
@@ -105,6 +110,8 @@ class OnboardingWorkflow:
         )
         if outcome.already_exists:
             self._note(f"{self._inp.email} was signed up already: continuing with its confirmation")
+        else:
+            self._mail_since = sent_at
         return outcome
 
     async def _confirm_email(self) -> VerifyEmailOutcome:
@@ -279,7 +286,9 @@ class OnboardingWorkflow:
         return AccountRef(account_ref=self._inp.account_ref)
 
     def _verify_input(self, link: str | None) -> VerifyEmailInput:
-        return VerifyEmailInput(account_ref=self._inp.account_ref, email=self._inp.email, link=link)
+        return VerifyEmailInput(
+            account_ref=self._inp.account_ref, email=self._inp.email, link=link, since=self._mail_since
+        )
 
     async def _balance(self, summary: str) -> BalanceView:
         return await self._steps.run(ReelMirrorActivities.get_balance, self._account(), policies.api_call(summary))

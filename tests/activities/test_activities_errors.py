@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
 from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
-from activities.mailbox import MailboxError
+from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError
 from activities.settings import ActivitySettings
 from activities.unusable import UnusableAnswers
@@ -45,6 +45,7 @@ ROWS = [
     (MissingSecretError("acct", "api_key"), ErrorType.MISSING_SECRET, True, None),
     (SecretStoreError("world-readable"), ErrorType.MISSING_SECRET, True, None),
     (MailboxError("unreachable"), ErrorType.TRANSPORT_ERROR, False, None),
+    (MailboxAuthError("login refused"), ErrorType.MAILBOX_AUTH, True, None),
 ]
 
 

@@ -14,8 +14,9 @@ from imap_helpers import confirmation_mail, new_address, reader
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.error_types import ErrorType
 from activities.imap_mailbox import ImapMailbox
-from activities.models import ErrorType, SignupInput, VerifyEmailInput
+from activities.models import SignupInput, VerifyEmailInput
 from activities.reelmirror import ReelMirrorActivities
 from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
