@@ -52,6 +52,14 @@ class SignupLimited(Exception):
 
 
 @dataclass(frozen=True)
+class Signup:
+    """The account a signup answered with; ``repeated`` when the e-mail was already known (guide mode)."""
+
+    user: User
+    repeated: bool
+
+
+@dataclass(frozen=True)
 class Session:
     """A Supabase-style session: access token (JWT), refresh token, expiry (simulated Unix time)."""
 
@@ -96,12 +104,19 @@ class AccountService:
         return self._core.config.jwt_secret.get_secret_value()
 
     # -- signup ----------------------------------------------------------------------------------
-    def signup(self, email: str, password: str, ip: str) -> User:
-        """Create an unconfirmed user and mail the verify link (409 on a known e-mail first)."""
+    def signup(self, email: str, password: str, ip: str) -> Signup:
+        """Create an unconfirmed user and mail the verify link.
+
+        A known e-mail is 409 CONFLICT (checked before the limit) in full mode; in guide mode it is
+        answered as Supabase does with confirmation on: the limit is spent, the account is left as it
+        is (password unchanged) and a new confirmation mail replaces the old link.
+        """
         core, state = self._core, self._core.state
         now = core.now()
         email = email.strip().lower()
-        if state.user_by_email(email) is not None:
+        guide = core.runtime.answers == "guide"
+        known = state.user_by_email(email)
+        if known is not None and not guide:
             raise conflict("a user with this e-mail already exists")
         window = core.runtime.signup_window_seconds
         recent = [t for t in state.signups_by_ip.get(ip, []) if t > now - window]
@@ -112,6 +127,19 @@ class AccountService:
             )
             retry = (min(recent) + window - now) if recent else window
             raise SignupLimited(limit=core.runtime.signup_limit, retry_after=max(retry, 0.0))
+        if known is not None:
+            recent.append(now)
+            self._forget_verify_links(known)
+            core.ledger.record(
+                "signup_repeated",
+                at=now,
+                by="client",
+                user_id=known.id,
+                email=email,
+                details={"ip": ip, "confirmed": known.email_confirmed_at is not None},
+            )
+            self._send_confirmation(known, now)
+            return Signup(known, repeated=True)
         salt = secrets.token_bytes(16)
         user = User(
             id=core.new_id(),
@@ -126,7 +154,13 @@ class AccountService:
         recent.append(now)
         core.ledger.record("signup", at=now, by="client", user_id=user.id, email=email, details={"ip": ip})
         self._send_confirmation(user, now)
-        return user
+        return Signup(user, repeated=False)
+
+    def _forget_verify_links(self, user: User) -> None:
+        """Supabase keeps one confirmation token per user: a new mail makes the older links invalid."""
+        for record in self._core.state.verify_tokens.values():
+            if record.user_id == user.id and record.used_at is None:
+                record.revoked = True
 
     def _send_confirmation(self, user: User, now: float) -> None:
         core = self._core
@@ -160,6 +194,7 @@ class AccountService:
         if (
             record is None
             or record.used_at is not None
+            or record.revoked
             or now >= record.expires_at
             or link_type
             not in (

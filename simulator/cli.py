@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from simulator.config import DURATION_KINDS, SimulatorConfig
+from simulator.config import ANSWERS, DURATION_KINDS, SimulatorConfig
 
 PROG = "simulator"
 
@@ -42,6 +42,8 @@ _OPTION_FOR: dict[tuple[str, ...], str] = {
     ("runtime", "signup_limit"): "--signup-limit",
     ("runtime", "bonus_cents"): "--bonus-cents",
     ("runtime", "backlog_posts"): "--backlog-posts",
+    ("runtime", "answers"): "--answers",
+    ("runtime", "webhook_delay_seconds"): "--webhook-delay",
     ("runtime", "rate_limit", "limit"): "--rate-limit",
     ("runtime", "rate_limit", "window_seconds"): "--rate-limit-window",
     ("runtime",): "--runtime-config",
@@ -85,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--rate-limit-window", type=float, help="rate-limit window in real seconds (default 60)")
     add("--rate-limit-reset-format", choices=("unix", "seconds"), help="X-RateLimit-Reset form (default unix)")
     add("--no-retry-after", action="store_true", help="omit Retry-After on 429 answers")
+    add(
+        "--answers",
+        choices=ANSWERS,
+        help="full: every field the contract promises or assumes (default); guide: only what the guide promises",
+    )
+    add("--webhook-delay", type=float, help="guide answers: simulated seconds until the bonus webhook (default 30)")
     add("--runtime-config", type=Path, help="JSON file with runtime knobs (the /_sim/config shape)")
     add("--chaos", help="chaos config as JSON (the PUT /_sim/chaos shape), or @FILE")
     add("--access-log", action="store_true", help="log every request")
@@ -141,9 +149,11 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimulatorConfig:
     for name in ("media_failure_rate", "delivery_failure_rate", "sync_failure_rate", "sync_cooldown_seconds"):
         if getattr(args, name) is not None:
             runtime[name] = getattr(args, name)
-    for name in ("signup_limit", "bonus_cents", "backlog_posts"):
+    for name in ("signup_limit", "bonus_cents", "backlog_posts", "answers"):
         if getattr(args, name) is not None:
             runtime[name] = getattr(args, name)
+    if args.webhook_delay is not None:
+        runtime["webhook_delay_seconds"] = args.webhook_delay
     if args.duration:
         runtime["durations_seconds"] = {**runtime.get("durations_seconds", {}), **_durations(parser, args.duration)}
     limits: dict[str, Any] = dict(runtime.get("rate_limit", {}))

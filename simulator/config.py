@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     field_validator,
     model_serializer,
     model_validator,
@@ -28,6 +29,10 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 
 DURATION_KINDS = ("sync", "image", "video", "delivery")
+
+#: ``full``: every field the contract promises or assumes; ``guide``: only what the vendor's guide promises.
+Answers = Literal["full", "guide"]
+ANSWERS: tuple[Answers, ...] = ("full", "guide")
 
 
 class _Strict(BaseModel):
@@ -104,6 +109,12 @@ class RuntimeConfig(_Strict):
     bonus_cents: NonNegativeInt = 500
     rate_limit: RateLimitConfig = RateLimitConfig()
     backlog_posts: NonNegativeInt = 6
+    # Guide-minimal world (simulator/README.md, "Guide-minimal answers"): only what the guide promises.
+    answers: Answers = "full"
+    # In guide mode the bonus comes only by the (simulated) Stripe webhook, this long after the event.
+    webhook_delay_seconds: float = Field(default=30.0, ge=0, le=30 * 86_400)
+    # Repeated Idempotency-Key on a POST returns the first answer; off because the guide promises nothing.
+    idempotency_keys: StrictBool = False
 
     def merged(self, patch: dict[str, object]) -> RuntimeConfig:
         """A new config with ``patch`` deep-merged in, validated as a whole."""

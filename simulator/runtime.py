@@ -4,7 +4,7 @@
 clock, in due order, running automation as it goes. Request handlers call it before reading state
 (so what they return is exact), and a light background ticker calls it too, so automation and
 auto-reload happen even when nobody polls. The ticker also reconciles pending SetupIntents, since
-localstripe sends no webhooks.
+localstripe sends no webhooks (with guide answers it relays their webhooks, late, instead).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from simulator.generation import GenerationService
 from simulator.ratelimit import RateLimiter
 from simulator.stats import Stats
 from simulator.stripe_gateway import StripeGateway
+from simulator.webhook_relay import WebhookRelay
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Simulator:
         gateway = StripeGateway(config.stripe_api_base, config.stripe_secret_key.get_secret_value())
         self.accounts = AccountService(self.core)
         self.billing = BillingService(self.core, gateway)
+        self.webhooks = WebhookRelay(self.core, self.billing, gateway)
         self.catalog = Catalog(self.core)
         self.content = ContentService(self.core, self.catalog)
         self.generation = GenerationService(self.core, self.billing)
@@ -77,6 +79,7 @@ class Simulator:
         self.chaos = ChaosEngine(self.config.chaos if chaos else self.chaos.config, self.core.rng.chaos)
         self.rate_limiter.clear()
         self.stats.clear()
+        self.webhooks.clear()
 
     # -- background work -------------------------------------------------------------------------
     def start(self) -> None:
@@ -99,7 +102,11 @@ class Simulator:
                 now = self.refresh()
                 if loop.time() >= next_reconcile:
                     next_reconcile = loop.time() + self.config.reconcile_interval_seconds
-                    await self.billing.reconcile_all()
+                    if self.billing.reconciles():
+                        await self.billing.reconcile_all()
+                    else:
+                        await self.webhooks.observe()
+                await self.webhooks.deliver_due()
                 for user in list(self.core.state.users.values()):
                     self.billing.schedule_reload(user)
                 delay = self.config.tick_max_seconds

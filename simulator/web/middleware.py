@@ -23,6 +23,7 @@ from simulator.errors import CODE_BY_STATUS, ApiError
 from simulator.malformed import Corrupted, MalformedKind, corrupt
 from simulator.ratelimit import RateLimitInfo
 from simulator.runtime import Simulator
+from simulator.web.guide import shape_for_guide
 from simulator.web.http import SIM_KEY, bearer_token, client_ip, error_response
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ async def _api_v1(sim: Simulator, request: web.Request, handler: Handler) -> tup
         _record_fault(sim, request, code=code, status=status, lost=False, extra={})
         shown = info.exhausted() if status == 429 else info
         return _with_limits(error_response(ApiError(code, message)), shown, sim), False
-    response = _with_limits(await _run(request, handler), info, sim)
+    response = _with_limits(shape_for_guide(sim, request, await _run(request, handler)), info, sim)
     lost: Literal["502", "drop"] | None = sim.chaos.after_handler(method, path)
     if lost is None:
         return _maybe_malformed(sim, request, response), False

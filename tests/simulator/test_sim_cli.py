@@ -35,6 +35,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         (["--duration", "audio=1:2"], "--duration"),
         (["--stripe-api-base", "ftp://x"], "--stripe-api-base"),
         (["--chaos", "{not json"], "--chaos"),
+        (["--answers", "minimal"], "--answers"),
+        (["--webhook-delay", "-1"], "--webhook-delay"),
+        (["--webhook-delay", "soon"], "--webhook-delay"),
         (["--no-such-option"], "--no-such-option"),
     ],
 )
@@ -69,6 +72,12 @@ def test_options_reach_the_config() -> None:
     assert config.runtime.rate_limit.limit == 5 and config.runtime.rate_limit.reset_format == "seconds"
     assert config.runtime.rate_limit.retry_after is False
     assert config.chaos.error_rates == {"503": 0.5}
+
+
+def test_guide_options_reach_the_config() -> None:
+    assert config_from_args([]).runtime.answers == "full"
+    config = config_from_args(["--answers", "guide", "--webhook-delay", "90"])
+    assert config.runtime.answers == "guide" and config.runtime.webhook_delay_seconds == 90
 
 
 def test_starts_prints_address_and_stops_on_sigterm(localstripe: str) -> None:
