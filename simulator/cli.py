@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--webhook-delay", type=float, help="guide answers: simulated seconds until the bonus webhook (default 30)")
     add("--runtime-config", type=Path, help="JSON file with runtime knobs (the /_sim/config shape)")
     add("--chaos", help="chaos config as JSON (the PUT /_sim/chaos shape), or @FILE")
+    add("--late-commit-rate", type=float, help="probability that an /api/v1 request is held, then committed late")
+    add(
+        "--late-commit-seconds",
+        type=float,
+        help="real seconds a held request waits before it runs (default 35; must outlast the client's timeout)",
+    )
+    add("--late-commit-path", metavar="REGEX", help="only hold requests whose path matches (e.g. '/v1/generate$')")
     add("--access-log", action="store_true", help="log every request")
     add("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default WARNING")
     return parser
@@ -171,18 +178,38 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimulatorConfig:
         data["runtime"] = runtime
     if args.chaos is not None:
         data["chaos"] = _json_option(parser, "--chaos", args.chaos)
+    late, late_options = _late_commit(args)
+    if late:
+        chaos = data.setdefault("chaos", {})
+        chaos["late_commit"] = {**(chaos.get("late_commit") or {}), **late}
     data["log_level"] = args.log_level
     try:
         return SimulatorConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        _fail(parser, f"argument {_option_for(error['loc'])}: {error['msg']}")
+        _fail(parser, f"argument {_option_for(error['loc'], late_options)}: {error['msg']}")
 
 
-def _option_for(loc: tuple[int | str, ...]) -> str:
+def _late_commit(args: argparse.Namespace) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The ``late_commit`` chaos fields the ``--late-commit-*`` flags set, and the option of each field."""
+    fields: dict[str, Any] = {}
+    options: dict[tuple[str, ...], str] = {}
+    for attribute, field, option in (
+        ("late_commit_rate", "rate", "--late-commit-rate"),
+        ("late_commit_seconds", "delay_seconds", "--late-commit-seconds"),
+        ("late_commit_path", "path_pattern", "--late-commit-path"),
+    ):
+        if getattr(args, attribute) is not None:
+            fields[field] = getattr(args, attribute)
+            options[("chaos", "late_commit", field)] = option
+    return fields, options
+
+
+def _option_for(loc: tuple[int | str, ...], extra: dict[tuple[str, ...], str] | None = None) -> str:
     path = tuple(str(part) for part in loc)
+    known = {**_OPTION_FOR, **(extra or {})}
     for length in range(len(path), 0, -1):
-        option = _OPTION_FOR.get(path[:length])
+        option = known.get(path[:length])
         if option is not None:
             return option
     return ".".join(path) or "options"

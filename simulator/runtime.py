@@ -22,6 +22,7 @@ from simulator.config import SimulatorConfig
 from simulator.content import ContentService
 from simulator.core import SimCore
 from simulator.generation import GenerationService
+from simulator.late_commit import LateCommits
 from simulator.ratelimit import RateLimiter
 from simulator.stats import Stats
 from simulator.stripe_gateway import StripeGateway
@@ -47,6 +48,7 @@ class Simulator:
         self.chaos = ChaosEngine(config.chaos, self.core.rng.chaos)
         self.rate_limiter = RateLimiter()
         self.stats = Stats()
+        self.late_commits = LateCommits()
         self._ticker: asyncio.Task[None] | None = None
 
     # -- the event pump --------------------------------------------------------------------------
@@ -74,12 +76,13 @@ class Simulator:
         return self.refresh()
 
     def reset(self, *, config: bool, chaos: bool) -> None:
-        """Empty the run (state, ledger, stats, rate-limit windows); knobs kept unless asked."""
+        """Empty the run (state, ledger, stats, rate-limit windows, held requests); knobs kept unless asked."""
         self.core.reset(config=config)
         self.chaos = ChaosEngine(self.config.chaos if chaos else self.chaos.config, self.core.rng.chaos)
         self.rate_limiter.clear()
         self.stats.clear()
         self.webhooks.clear()
+        self.late_commits.cancel_all()
 
     # -- background work -------------------------------------------------------------------------
     def start(self) -> None:
@@ -87,6 +90,7 @@ class Simulator:
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="simulator-ticker")
 
     async def aclose(self) -> None:
+        await self.late_commits.aclose()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,7 +4,8 @@ For ``/api/v1`` every request is counted in its key's budget and answered with `
 headers; chaos may add latency, answer 429/502/503 instead of the handler, or lose the response
 after the handler committed its side effect (a 502 ``UPSTREAM_ERROR``, or the connection closed
 with no response at all), or replace the committed answer by a malformed one (an HTML page, a
-truncated body, missing fields, an unknown status). Every injected fault is counted and written to
+truncated body, missing fields, an unknown status), or hold the request before any of this for
+longer than the client waits (a late commit). Every injected fault is counted and written to
 the ledger. Other paths
 (``/auth``, ``/api/webhooks``, ``/_sim``) get the error envelope but no limits and no chaos.
 """
@@ -20,6 +21,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from simulator.errors import CODE_BY_STATUS, ApiError
+from simulator.late_commit import HeldRequestCancelled
 from simulator.malformed import Corrupted, MalformedKind, corrupt
 from simulator.ratelimit import RateLimitInfo
 from simulator.runtime import Simulator
@@ -157,6 +159,35 @@ def _maybe_malformed(sim: Simulator, request: web.Request, response: web.StreamR
     return replaced
 
 
+async def _late_commit(sim: Simulator, request: web.Request, handler: Handler, delay: float) -> web.StreamResponse:
+    """Hold the request ``delay`` real seconds, then run the pipeline; it commits even if the client left.
+
+    The body is read first: it has arrived, and once the client disconnects aiohttp refuses to read it.
+    The held work records itself (stats, ledger), since nobody may be left to do it afterwards.
+    """
+    await request.read()
+
+    async def commit() -> web.StreamResponse:
+        response, dropped = await _api_v1(sim, request, handler)
+        gone = request.transport is None
+        sim.stats.fault("late_commit")
+        sim.stats.status("client_gone" if gone else "dropped" if dropped else response.status)
+        _record_fault(
+            sim,
+            request,
+            code="LATE_COMMIT",
+            status=None if gone or dropped else response.status,
+            lost=gone,
+            extra={"delay_seconds": delay, "handler_status": response.status, "client_gone": gone},
+        )
+        return response
+
+    try:
+        return await sim.late_commits.hold(delay, commit)
+    except HeldRequestCancelled:
+        return error_response(ApiError("SERVICE_UNAVAILABLE", "the simulator was reset or is shutting down"))
+
+
 @web.middleware
 async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
     sim = request.app[SIM_KEY]
@@ -164,6 +195,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         return await _run(request, handler)
     sim.stats.request()
     if request.path.startswith("/api/v1/"):
+        delay = sim.chaos.late_commit(request.method, request.path)
+        if delay is not None:
+            return await _late_commit(sim, request, handler, delay)
         response, dropped = await _api_v1(sim, request, handler)
         sim.stats.status("dropped" if dropped else response.status)
         return response
