@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="full: every field the contract promises or assumes (default); guide: only what the guide promises",
     )
     add("--webhook-delay", type=float, help="guide answers: simulated seconds until the bonus webhook (default 30)")
+    add(
+        "--idempotency-keys",
+        action="store_true",
+        help="a repeated Idempotency-Key on a POST returns the first answer (off by default: the guide promises none)",
+    )
     add("--runtime-config", type=Path, help="JSON file with runtime knobs (the /_sim/config shape)")
     add("--chaos", help="chaos config as JSON (the PUT /_sim/chaos shape), or @FILE")
     add("--late-commit-rate", type=float, help="probability that an /api/v1 request is held, then committed late")
@@ -161,6 +166,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimulatorConfig:
             runtime[name] = getattr(args, name)
     if args.webhook_delay is not None:
         runtime["webhook_delay_seconds"] = args.webhook_delay
+    if args.idempotency_keys:
+        runtime["idempotency_keys"] = True
     if args.duration:
         runtime["durations_seconds"] = {**runtime.get("durations_seconds", {}), **_durations(parser, args.duration)}
     limits: dict[str, Any] = dict(runtime.get("rate_limit", {}))

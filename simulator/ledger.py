@@ -40,6 +40,7 @@ KINDS = (
     "fault",
     "webhook_scheduled",
     "webhook_delivered",
+    "idempotent_replay",
 )
 
 By = Literal["client", "server"]

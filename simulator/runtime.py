@@ -22,6 +22,7 @@ from simulator.config import SimulatorConfig
 from simulator.content import ContentService
 from simulator.core import SimCore
 from simulator.generation import GenerationService
+from simulator.idempotency import IdempotencyStore
 from simulator.late_commit import LateCommits
 from simulator.ratelimit import RateLimiter
 from simulator.stats import Stats
@@ -49,6 +50,7 @@ class Simulator:
         self.rate_limiter = RateLimiter()
         self.stats = Stats()
         self.late_commits = LateCommits()
+        self.idempotency = IdempotencyStore()
         self._ticker: asyncio.Task[None] | None = None
 
     # -- the event pump --------------------------------------------------------------------------
@@ -76,13 +78,17 @@ class Simulator:
         return self.refresh()
 
     def reset(self, *, config: bool, chaos: bool) -> None:
-        """Empty the run (state, ledger, stats, rate-limit windows, held requests); knobs kept unless asked."""
+        """Empty the run (state, ledger, stats, rate limits, held requests, idempotency keys).
+
+        Knobs and chaos are kept unless asked.
+        """
         self.core.reset(config=config)
         self.chaos = ChaosEngine(self.config.chaos if chaos else self.chaos.config, self.core.rng.chaos)
         self.rate_limiter.clear()
         self.stats.clear()
         self.webhooks.clear()
         self.late_commits.cancel_all()
+        self.idempotency.clear()
 
     # -- background work -------------------------------------------------------------------------
     def start(self) -> None:

@@ -5,7 +5,8 @@ headers; chaos may add latency, answer 429/502/503 instead of the handler, or lo
 after the handler committed its side effect (a 502 ``UPSTREAM_ERROR``, or the connection closed
 with no response at all), or replace the committed answer by a malformed one (an HTML page, a
 truncated body, missing fields, an unknown status), or hold the request before any of this for
-longer than the client waits (a late commit). Every injected fault is counted and written to
+longer than the client waits (a late commit). With idempotency keys on, a repeated key gets the
+first answer instead of running the handler again. Every injected fault is counted and written to
 the ledger. Other paths
 (``/auth``, ``/api/webhooks``, ``/_sim``) get the error envelope but no limits and no chaos.
 """
@@ -27,6 +28,7 @@ from simulator.ratelimit import RateLimitInfo
 from simulator.runtime import Simulator
 from simulator.web.guide import shape_for_guide
 from simulator.web.http import SIM_KEY, bearer_token, client_ip, error_response
+from simulator.web.replay import idempotent
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,11 @@ async def _api_v1(sim: Simulator, request: web.Request, handler: Handler) -> tup
         _record_fault(sim, request, code=code, status=status, lost=False, extra={})
         shown = info.exhausted() if status == 429 else info
         return _with_limits(error_response(ApiError(code, message)), shown, sim), False
-    response = _with_limits(shape_for_guide(sim, request, await _run(request, handler)), info, sim)
+
+    async def act() -> web.StreamResponse:
+        return shape_for_guide(sim, request, await _run(request, handler))
+
+    response = _with_limits(await idempotent(sim, request, act), info, sim)
     lost: Literal["502", "drop"] | None = sim.chaos.after_handler(method, path)
     if lost is None:
         return _maybe_malformed(sim, request, response), False

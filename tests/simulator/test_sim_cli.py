@@ -77,10 +77,11 @@ def test_options_reach_the_config() -> None:
     assert config.chaos.error_rates == {"503": 0.5}
 
 
-def test_guide_options_reach_the_config() -> None:
+def test_guide_and_idempotency_options_reach_the_config() -> None:
     assert config_from_args([]).runtime.answers == "full"
-    config = config_from_args(["--answers", "guide", "--webhook-delay", "90"])
+    config = config_from_args(["--answers", "guide", "--webhook-delay", "90", "--idempotency-keys"])
     assert config.runtime.answers == "guide" and config.runtime.webhook_delay_seconds == 90
+    assert config.runtime.idempotency_keys is True and config_from_args([]).runtime.idempotency_keys is False
 
 
 def test_late_commit_options_reach_the_chaos_config() -> None:
