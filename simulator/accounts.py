@@ -3,14 +3,16 @@ sessions (HS256 JWTs on the simulated clock), API keys with scopes, and authenti
 
 The real flow is human-shaped (an inbox, a browser redirect); the simulator keeps each step real on
 the wire so the client exercises exactly what it would against Supabase: it reads the link from the
-mailbox, GETs it without following the redirect, parses the session from the URL fragment, and
-trades the JWT for an ``rm_`` key. Secrets are stored only as hashes and never logged.
+mailbox (the admin API, or a real Maildir with ``--maildir``), GETs it without following the
+redirect, parses the session from the URL fragment, and trades the JWT for an ``rm_`` key. Secrets
+are stored only as hashes and never logged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import string
 from dataclasses import dataclass
@@ -20,7 +22,10 @@ import jwt
 
 from simulator.core import SimCore
 from simulator.errors import ApiError, conflict, invalid
+from simulator.maildir import MaildirDelivery
 from simulator.models import ALL_SCOPES, ApiKey, MailMessage, RefreshToken, User, VerifyToken
+
+log = logging.getLogger(__name__)
 
 KEY_PREFIX = "rm_"
 _KEY_ALPHABET = string.ascii_letters + string.digits
@@ -96,8 +101,9 @@ class Session:
 class AccountService:
     """Signup, e-mail confirmation, sessions, API keys and per-call authentication."""
 
-    def __init__(self, core: SimCore) -> None:
+    def __init__(self, core: SimCore, maildir: MaildirDelivery | None = None) -> None:
         self._core = core
+        self._maildir = maildir
 
     @property
     def _secret(self) -> str:
@@ -183,6 +189,11 @@ class AccountService:
             sent_at=now,
         )
         core.state.mailbox.setdefault(user.email, []).append(message)
+        if self._maildir is not None:
+            try:
+                self._maildir.deliver(message)
+            except OSError:
+                log.exception("could not deliver the confirmation mail to the Maildir %s", self._maildir.path)
 
     # -- verify link and sessions ----------------------------------------------------------------
     def verify(self, token: str, link_type: str, redirect_to: str | None) -> str:

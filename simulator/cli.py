@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from simulator.config import ANSWERS, DURATION_KINDS, SimulatorConfig
+from simulator.maildir import MaildirError
 
 PROG = "simulator"
 
@@ -32,6 +33,7 @@ _OPTION_FOR: dict[tuple[str, ...], str] = {
     ("stripe_api_base",): "--stripe-api-base",
     ("stripe_secret_key",): "--stripe-secret-key",
     ("reconcile_interval_seconds",): "--reconcile-interval",
+    ("maildir",): "--maildir",
     ("runtime", "costs_cents", "image"): "--image-cost-cents",
     ("runtime", "costs_cents", "video"): "--video-cost-cents",
     ("runtime", "media_failure_rate"): "--media-failure-rate",
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="real seconds a held request waits before it runs (default 35; must outlast the client's timeout)",
     )
     add("--late-commit-path", metavar="REGEX", help="only hold requests whose path matches (e.g. '/v1/generate$')")
+    add("--maildir", type=Path, metavar="PATH", help="also deliver confirmation mails as RFC 5322 files here")
     add("--access-log", action="store_true", help="log every request")
     add("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default WARNING")
     return parser
@@ -152,6 +155,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimulatorConfig:
     if args.reconcile_interval is not None:
         data["reconcile_interval_seconds"] = args.reconcile_interval
     data["access_log"] = args.access_log
+    if args.maildir is not None:
+        data["maildir"] = args.maildir
     runtime: dict[str, Any] = {}
     if args.runtime_config is not None:
         runtime = _json_option(parser, "--runtime-config", f"@{args.runtime_config}")
@@ -194,7 +199,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimulatorConfig:
         return SimulatorConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        _fail(parser, f"argument {_option_for(error['loc'], late_options)}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")
+        _fail(parser, f"argument {_option_for(error['loc'], late_options)}: {message}")
 
 
 def _late_commit(args: argparse.Namespace) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
@@ -242,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(config))
+    except MaildirError as exc:
+        print(f"{PROG}: error: argument --maildir: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"{PROG}: error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -9,7 +9,9 @@ with the same message.
 
 from __future__ import annotations
 
+import os
 import secrets
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -136,6 +138,8 @@ class SimulatorConfig(_Strict):
     tick_max_seconds: float = Field(default=0.25, gt=0)
     access_log: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    # Also deliver every confirmation mail as an RFC 5322 message into this Maildir (created if missing).
+    maildir: Path | None = None
     runtime: RuntimeConfig = RuntimeConfig()
     chaos: ChaosConfig = ChaosConfig()
 
@@ -145,6 +149,24 @@ class SimulatorConfig(_Strict):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("maildir")
+    @classmethod
+    def _maildir(cls, value: Path | None) -> Path | None:
+        """A directory we can write, or a new one whose parent exists (a Maildir is created in it)."""
+        if value is None:
+            return None
+        if value.exists():
+            if not value.is_dir():
+                raise ValueError("must be a directory (a Maildir)")
+            writable = value
+        elif value.parent.is_dir():
+            writable = value.parent
+        else:
+            raise ValueError(f"the parent directory {value.parent} does not exist")
+        if not os.access(writable, os.W_OK | os.X_OK):
+            raise ValueError(f"{writable} is not writable")
+        return value
 
     @field_validator("stripe_secret_key")
     @classmethod

@@ -24,6 +24,7 @@ from simulator.core import SimCore
 from simulator.generation import GenerationService
 from simulator.idempotency import IdempotencyStore
 from simulator.late_commit import LateCommits
+from simulator.maildir import MaildirDelivery
 from simulator.ratelimit import RateLimiter
 from simulator.stats import Stats
 from simulator.stripe_gateway import StripeGateway
@@ -38,8 +39,9 @@ class Simulator:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.core = SimCore(config)
+        maildir = MaildirDelivery(config.maildir) if config.maildir is not None else None
         gateway = StripeGateway(config.stripe_api_base, config.stripe_secret_key.get_secret_value())
-        self.accounts = AccountService(self.core)
+        self.accounts = AccountService(self.core, maildir)
         self.billing = BillingService(self.core, gateway)
         self.webhooks = WebhookRelay(self.core, self.billing, gateway)
         self.catalog = Catalog(self.core)
