@@ -57,14 +57,6 @@ class SignupLimited(Exception):
 
 
 @dataclass(frozen=True)
-class Signup:
-    """The account a signup answered with; ``repeated`` when the e-mail was already known (guide mode)."""
-
-    user: User
-    repeated: bool
-
-
-@dataclass(frozen=True)
 class Session:
     """A Supabase-style session: access token (JWT), refresh token, expiry (simulated Unix time)."""
 
@@ -110,7 +102,7 @@ class AccountService:
         return self._core.config.jwt_secret.get_secret_value()
 
     # -- signup ----------------------------------------------------------------------------------
-    def signup(self, email: str, password: str, ip: str) -> Signup:
+    def signup(self, email: str, password: str, ip: str) -> User:
         """Create an unconfirmed user and mail the verify link.
 
         A known e-mail is 409 CONFLICT (checked before the limit) in full mode; in guide mode it is
@@ -145,7 +137,7 @@ class AccountService:
                 details={"ip": ip, "confirmed": known.email_confirmed_at is not None},
             )
             self._send_confirmation(known, now)
-            return Signup(known, repeated=True)
+            return known
         salt = secrets.token_bytes(16)
         user = User(
             id=core.new_id(),
@@ -160,7 +152,7 @@ class AccountService:
         recent.append(now)
         core.ledger.record("signup", at=now, by="client", user_id=user.id, email=email, details={"ip": ip})
         self._send_confirmation(user, now)
-        return Signup(user, repeated=False)
+        return user
 
     def _forget_verify_links(self, user: User) -> None:
         """Supabase keeps one confirmation token per user: a new mail makes the older links invalid."""

@@ -3,9 +3,9 @@
 The bonus is the delicate part. The real service grants it when Stripe reports the SetupIntent
 succeeded; localstripe sends no webhooks, so with full answers the simulator also reconciles: it
 retrieves the user's pending SetupIntents on billing calls and periodically in the background. With
-guide answers it does not; :mod:`simulator.webhook_relay` delivers the webhook instead, late. Webhook and reconciliation
-can race and run any number of times, so every grant happens under a per-user lock and behind the
-``bonus_granted`` flag: exactly once per user. Auto-reload charges the saved payment method
+guide answers it does not; :mod:`simulator.webhook_relay` delivers the webhook instead, late.
+Webhooks and reconciliation can race and run any number of times, so every grant happens under a
+per-user lock and behind the ``bonus_granted`` flag: exactly once per user. Auto-reload charges the saved payment method
 off-session through Stripe; a failed reload blocks further attempts until the user changes the
 settings or saves a new payment method, so a declined card is not hammered on every charge.
 """

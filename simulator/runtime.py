@@ -80,7 +80,7 @@ class Simulator:
         return self.refresh()
 
     def reset(self, *, config: bool, chaos: bool) -> None:
-        """Empty the run (state, ledger, stats, rate limits, held requests, idempotency keys).
+        """Empty the run: state, ledger, stats, rate limits, scheduled webhooks, held requests, idempotency keys.
 
         Knobs and chaos are kept unless asked.
         """

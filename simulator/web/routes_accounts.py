@@ -47,7 +47,7 @@ async def signup(request: web.Request) -> web.Response:
     sim = request.app[SIM_KEY]
     data = await body(request, SignupBody)
     try:
-        signup = sim.accounts.signup(data.email, data.password, client_ip(request))
+        user = sim.accounts.signup(data.email, data.password, client_ip(request))
     except SignupLimited as exc:
         now = time.time()
         reset_at = now + sim.core.clock.to_real(exc.retry_after)
@@ -63,7 +63,7 @@ async def signup(request: web.Request) -> web.Response:
         ) from None
     # Supabase answers every signup 200; the full answers keep the REST-style 201.
     status = 200 if sim.core.runtime.answers == "guide" else 201
-    return json_response({"status": "pending_confirmation", "user_id": signup.user.id}, status=status)
+    return json_response({"status": "pending_confirmation", "user_id": user.id}, status=status)
 
 
 @routes.post("/api/v1/api-keys")
