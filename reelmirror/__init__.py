@@ -17,7 +17,6 @@ from reelmirror.errors import (
     MalformedResponseError,
     NotFoundError,
     RateLimitedError,
-    RateLimitInfo,
     ReelMirrorError,
     ServiceUnavailableError,
     StripeConfirmationError,
@@ -26,7 +25,6 @@ from reelmirror.errors import (
     UnexpectedStatusError,
     UpstreamError,
     ValidationFailedError,
-    redact,
 )
 from reelmirror.models import (
     ALL_SCOPES,
@@ -55,6 +53,8 @@ from reelmirror.models import (
     SyncStarted,
     TopupSession,
 )
+from reelmirror.ratelimit import RateLimitInfo
+from reelmirror.redaction import redact
 from reelmirror.stripe_setup import ConfirmedSetupIntent, confirm_setup_intent
 from reelmirror.supabase import AuthSession, decode_jwt_claims, follow_confirmation_link
 

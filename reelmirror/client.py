@@ -23,13 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from reelmirror.errors import (
-    MalformedResponseError,
-    RateLimitInfo,
-    TransportError,
-    error_from_response,
-    parse_rate_limit,
-)
+from reelmirror.errors import MalformedResponseError, TransportError, error_from_response
 from reelmirror.models import (
     ALL_SCOPES,
     ApiKey,
@@ -49,6 +43,7 @@ from reelmirror.models import (
     SyncStarted,
     TopupSession,
 )
+from reelmirror.ratelimit import RateLimitInfo, parse_rate_limit
 
 __all__ = ["DEFAULT_TIMEOUT", "DEFAULT_USER_AGENT", "ReelMirrorClient"]
 
