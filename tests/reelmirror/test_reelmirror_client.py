@@ -14,15 +14,14 @@ import pytest
 from pydantic import SecretStr
 from reelmirror_fakes import BASE_URL, FakeApi, json_response, make_api_key
 
-from reelmirror import (
-    ALL_SCOPES,
+from reelmirror.client import ReelMirrorClient
+from reelmirror.errors import (
     ConflictError,
     ForbiddenError,
     InsufficientBalanceError,
     MalformedResponseError,
     NotFoundError,
     RateLimitedError,
-    ReelMirrorClient,
     ReelMirrorError,
     ServiceUnavailableError,
     TransportError,
@@ -31,6 +30,7 @@ from reelmirror import (
     UpstreamError,
     ValidationFailedError,
 )
+from reelmirror.models import ALL_SCOPES
 
 PERSONA = {
     "id": "p1",

@@ -14,8 +14,8 @@ import jwt
 import pytest
 from reelmirror_fakes import FakeApi, json_response
 
-from reelmirror import AuthSession, ConfirmationLinkError, TransportError, decode_jwt_claims, follow_confirmation_link
-from reelmirror.supabase import session_from_redirect
+from reelmirror.errors import ConfirmationLinkError, TransportError
+from reelmirror.supabase import AuthSession, decode_jwt_claims, follow_confirmation_link, session_from_redirect
 
 ORIGIN = "http://auth.test"
 CALLBACK = "http://app.test/auth/callback"
