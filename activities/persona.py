@@ -53,7 +53,7 @@ class PersonaActivities(ActivityBase):
         client = self._account_client(input.account_ref)
         if input.known_persona_id:
             persona = await client.get_persona(input.known_persona_id)
-            return PersonaView(id=persona.id, name=persona.name)
+            return PersonaView(id=persona.id, name=persona.name or input.name)
         matches = [p for p in await client.list_personas() if p.name == input.name]
         if matches:
             persona = _oldest(matches)
@@ -61,11 +61,11 @@ class PersonaActivities(ActivityBase):
                 activity.logger.warning(
                     "%d personas are named %r; using the oldest, %s", len(matches), input.name, persona.id
                 )
-            return PersonaView(id=persona.id, name=persona.name)
+            return PersonaView(id=persona.id, name=persona.name or input.name)
         heartbeat("creating persona")
         persona = await client.create_persona(input.name, input.writing_style)
         activity.logger.info("created persona %s (%r)", persona.id, persona.name)
-        return PersonaView(id=persona.id, name=persona.name, created=True)
+        return PersonaView(id=persona.id, name=persona.name or input.name, created=True)
 
     @activity.defn(name="ensure_source")
     @translated
@@ -127,7 +127,7 @@ class PersonaActivities(ActivityBase):
 
 def _find_source(sources: list[Source], platform: str, username: str) -> Source | None:
     for source in sources:
-        if source.platform == platform and same_username(source.username, username):
+        if source.platform == platform and same_username(source.username or "", username):
             return source
     return None
 
@@ -141,7 +141,7 @@ def _find_account(accounts: list[ConnectedAccount], wanted: EnsureTargetInput) -
             wanted.platform
             and wanted.username
             and account.platform == wanted.platform
-            and same_username(account.username, wanted.username)
+            and same_username(account.username or "", wanted.username)
         ):
             return account
     return None

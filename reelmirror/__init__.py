@@ -5,7 +5,8 @@ This package file re-exports nothing on purpose: importing ``reelmirror.models``
 does, inside Temporal's sandbox) must not pull in httpx, stripe or PyJWT, and one place per name
 keeps go-to-definition honest.
 
-Modules: ``client`` (the endpoints), ``models`` (answers and vocabularies), ``errors`` (the
-exceptions), ``ratelimit`` (pacing headers), ``redaction`` (secret scrubbing), ``supabase`` (the
-confirmation link), ``stripe_setup`` (card confirmation). See README.md beside this file.
+Modules: ``client`` (the endpoints), ``models`` (answers and vocabularies), ``envelopes`` (how
+answers are unwrapped and checked against the contract's promises), ``errors`` (the exceptions),
+``ratelimit`` (pacing headers), ``redaction`` (secret scrubbing), ``supabase`` (the confirmation
+link), ``stripe_setup`` (card confirmation). See README.md beside this file.
 """
