@@ -24,7 +24,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from reelmirror.envelopes import parse_list, parse_single
-from reelmirror.errors import MalformedResponseError, TransportError, error_from_response
+from reelmirror.errors import MalformedResponseError, error_from_response
 from reelmirror.models import (
     ALL_SCOPES,
     ApiKey,
@@ -47,12 +47,15 @@ from reelmirror.models import (
 )
 from reelmirror.ratelimit import RateLimitInfo, parse_rate_limit
 from reelmirror.redaction import secret_value
+from reelmirror.transport import send
 
 __all__ = ["DEFAULT_TIMEOUT", "DEFAULT_USER_AGENT", "ReelMirrorClient"]
 
 logger = logging.getLogger("reelmirror.client")
 
 DEFAULT_USER_AGENT = f"reelmirror-temporal/0.1 (+httpx/{httpx.__version__})"
+
+#: Seconds one request may take in total, from taking a connection to the last byte of the answer.
 DEFAULT_TIMEOUT = 30.0
 
 M = TypeVar("M", bound=BaseModel)
@@ -64,26 +67,6 @@ _NO_TOKEN = object()  # Sentinel: "use the client's own token" vs an explicit No
 def _segment(value: str) -> str:
     """Quote one path segment, so an id can never add path components or a query."""
     return quote(str(value), safe="")
-
-
-def _transport_error(exc: httpx.HTTPError, method: str, path: str, secrets: list[str | None]) -> TransportError:
-    """Classify an httpx failure by what it says about the request's fate on the server."""
-    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
-        # The request never left this process (or never reached a server): nothing was committed.
-        kind, committed = "connect", False
-    elif isinstance(exc, httpx.TimeoutException):
-        kind, committed = "timeout", True
-    elif isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        kind, committed = "dropped", True
-    else:
-        kind, committed = "network", True
-    detail = str(exc) or type(exc).__name__
-    return TransportError(
-        f"{method} {path}: {type(exc).__name__}: {detail}",
-        kind=kind,
-        may_have_committed=committed,
-        secrets=secrets,
-    )
 
 
 def _with_id(model: K, known_id: str) -> K:
@@ -108,8 +91,10 @@ class ReelMirrorClient:
     """Async client of the ReelMirror API (``base_url`` like ``https://reelmirror.com/api``).
 
     ``token`` is the ``rm_`` API key for every ``/v1`` call except ``signup`` (no auth) and
-    ``create_api_key`` (the Supabase JWT, passed to that method). Use as an async context manager,
-    or call :meth:`aclose`. A client built on a caller's ``http`` pool never closes that pool.
+    ``create_api_key`` (the Supabase JWT, passed to that method). ``timeout`` is the total deadline
+    of one request in seconds (httpx's per-phase timeouts get the same value as a backstop). Use as
+    an async context manager, or call :meth:`aclose`. A client built on a caller's ``http`` pool
+    never closes that pool.
     """
 
     def __init__(
@@ -117,13 +102,13 @@ class ReelMirrorClient:
         base_url: str,
         *,
         token: SecretStr | str | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_TIMEOUT,
         http: httpx.AsyncClient | None = None,
         user_agent: str = DEFAULT_USER_AGENT,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._token: SecretStr | None = None if token is None else SecretStr(secret_value(token) or "")
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._timeout = float(timeout)
         self._user_agent = user_agent
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=self._timeout)
@@ -155,6 +140,11 @@ class ReelMirrorClient:
     def base_url(self) -> str:
         """The API base URL (without a trailing slash)."""
         return self._base_url
+
+    @property
+    def timeout(self) -> float:
+        """The total deadline of one request, in seconds."""
+        return self._timeout
 
     @property
     def has_token(self) -> bool:
@@ -191,18 +181,22 @@ class ReelMirrorClient:
             headers["Authorization"] = f"Bearer {bearer}"
         started = time.perf_counter()
         try:
-            response = await self._http.request(
+            response = await send(
+                self._http,
                 method,
                 self._base_url + path,
+                deadline=self._timeout,
+                where=path,
+                secrets=secret_list,
                 json=body,
                 params=params,
                 headers=headers,
                 timeout=self._timeout,
                 follow_redirects=False,
             )
-        except httpx.HTTPError as exc:
+        except Exception as exc:
             logger.debug("%s %s failed after %.1f ms: %s", method, path, _ms(started), type(exc).__name__)
-            raise _transport_error(exc, method, path, secret_list) from exc
+            raise
         logger.debug("%s %s -> %d in %.1f ms", method, path, response.status_code, _ms(started))
 
         now = time.time()

@@ -195,11 +195,14 @@ class MalformedResponseError(ReelMirrorError):
 
 
 class TransportError(ReelMirrorError):
-    """No HTTP response at all: connect error, timeout, connection dropped mid-request.
+    """No complete HTTP response: connect error, the total deadline, a connection dropped mid-request.
 
-    ``kind`` is ``"connect"``, ``"timeout"``, ``"dropped"`` or ``"network"``. ``may_have_committed``
-    tells whether the server could have run the request: ``False`` only when the connection was
-    never made, so a non-idempotent call after any other kind must be checked before it is repeated.
+    ``kind`` is ``"connect"``, ``"timeout"``, ``"dropped"`` or ``"network"``. ``phase`` is where the
+    exchange was when it failed, when the transport reported it: ``"connect"`` (nothing sent yet),
+    ``"send"`` (request going out), ``"wait"`` (request sent, no answer yet) or ``"receive"`` (answer
+    arriving); ``None`` when unknown. ``may_have_committed`` tells whether the server could have run a
+    side effect: ``False`` when nothing was sent, or for a call that has no side effect (a GET of
+    the API); after any other failure a non-idempotent call must be checked before it is repeated.
     """
 
     default_code = "TRANSPORT_ERROR"
@@ -210,14 +213,21 @@ class TransportError(ReelMirrorError):
         *,
         kind: str = "network",
         may_have_committed: bool = True,
+        phase: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.kind = kind
         self.may_have_committed = may_have_committed
+        self.phase = phase
 
     def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "kind": self.kind, "may_have_committed": self.may_have_committed}
+        return {
+            **super()._state(),
+            "kind": self.kind,
+            "may_have_committed": self.may_have_committed,
+            "phase": self.phase,
+        }
 
 
 class ConfirmationLinkError(ReelMirrorError):
