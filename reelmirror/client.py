@@ -49,7 +49,7 @@ from reelmirror.ratelimit import RateLimitInfo, parse_rate_limit
 from reelmirror.redaction import secret_value
 from reelmirror.transport import send
 
-__all__ = ["DEFAULT_TIMEOUT", "DEFAULT_USER_AGENT", "ReelMirrorClient"]
+__all__ = ["DEFAULT_TIMEOUT", "DEFAULT_USER_AGENT", "IDEMPOTENCY_HEADER", "ReelMirrorClient"]
 
 logger = logging.getLogger("reelmirror.client")
 
@@ -57,6 +57,12 @@ DEFAULT_USER_AGENT = f"reelmirror-temporal/0.1 (+httpx/{httpx.__version__})"
 
 #: Seconds one request may take in total, from taking a connection to the last byte of the answer.
 DEFAULT_TIMEOUT = 30.0
+
+#: The header an ``idempotency_key`` travels in (the common convention; the guide promises no support).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+#: Longest idempotency key accepted (Stripe's limit, the best-known API with the convention).
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 
 M = TypeVar("M", bound=BaseModel)
 K = TypeVar("K", SyncJob, GeneratedPost, OutgoingPost)  # answers whose id the caller already knows
@@ -67,6 +73,15 @@ _NO_TOKEN = object()  # Sentinel: "use the client's own token" vs an explicit No
 def _segment(value: str) -> str:
     """Quote one path segment, so an id can never add path components or a query."""
     return quote(str(value), safe="")
+
+
+def _idempotency_headers(key: str | None) -> dict[str, str]:
+    """The header for ``key``; a key that cannot travel in a header is the caller's bug (ValueError)."""
+    if key is None:
+        return {}
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not key.isascii() or not key.isprintable():
+        raise ValueError(f"idempotency_key must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters")
+    return {IDEMPOTENCY_HEADER: key}
 
 
 def _with_id(model: K, known_id: str) -> K:
@@ -95,6 +110,10 @@ class ReelMirrorClient:
     of one request in seconds (httpx's per-phase timeouts get the same value as a backstop). Use as
     an async context manager, or call :meth:`aclose`. A client built on a caller's ``http`` pool
     never closes that pool.
+
+    Every POST method takes ``idempotency_key``: sent as ``Idempotency-Key`` when given, so a
+    server that honours the convention answers a repeat with the first answer instead of acting
+    twice. The guide does not promise that any server does; callers still check before repeating.
     """
 
     def __init__(
@@ -172,11 +191,13 @@ class ReelMirrorClient:
         params: dict[str, str] | None = None,
         token: Any = _NO_TOKEN,
         secrets: Sequence[str | None] = (),
+        idempotency_key: str | None = None,
     ) -> _Reply:
         """Send one request and return the decoded JSON of a 2xx response; raise a typed error otherwise."""
         bearer = secret_value(self._token) if token is _NO_TOKEN else secret_value(token)
         secret_list = [bearer, *secrets]
         headers = {"User-Agent": self._user_agent, "Accept": "application/json"}
+        headers.update(_idempotency_headers(idempotency_key))
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
         started = time.perf_counter()
@@ -247,7 +268,9 @@ class ReelMirrorClient:
 
     # -- account and billing -----------------------------------------------------------------
 
-    async def signup(self, email: str, password: SecretStr | str) -> SignupResult:
+    async def signup(
+        self, email: str, password: SecretStr | str, *, idempotency_key: str | None = None
+    ) -> SignupResult:
         """``POST /v1/auth/signup`` without auth. Never repeat blindly: 5 signups per IP per 24 h;
         a second signup of the same e-mail answers 409 (assumed; Supabase often answers 200)."""
         secret = secret_value(password)
@@ -257,6 +280,7 @@ class ReelMirrorClient:
             body={"email": email, "password": secret},
             token=None,
             secrets=[secret],
+            idempotency_key=idempotency_key,
         )
         return self._one(SignupResult, reply, "signup")
 
@@ -265,6 +289,8 @@ class ReelMirrorClient:
         jwt: SecretStr | str,
         name: str,
         scopes: Sequence[str] = ALL_SCOPES,
+        *,
+        idempotency_key: str | None = None,
     ) -> ApiKey:
         """``POST /v1/api-keys`` authenticated with the Supabase JWT (an ``rm_`` key is refused there)."""
         reply = await self._request(
@@ -272,12 +298,13 @@ class ReelMirrorClient:
             "/v1/api-keys",
             body={"name": name, "scopes": list(scopes)},
             token=jwt,
+            idempotency_key=idempotency_key,
         )
         return self._one(ApiKey, reply, "create_api_key")
 
-    async def create_setup_intent(self) -> SetupIntentSecret:
+    async def create_setup_intent(self, *, idempotency_key: str | None = None) -> SetupIntentSecret:
         """``POST /v1/billing/setup-intent``: a SetupIntent's client secret, for Stripe confirmation."""
-        reply = await self._request("POST", "/v1/billing/setup-intent")
+        reply = await self._request("POST", "/v1/billing/setup-intent", idempotency_key=idempotency_key)
         return self._one(SetupIntentSecret, reply, "create_setup_intent")
 
     async def get_balance(self) -> Balance:
@@ -303,19 +330,22 @@ class ReelMirrorClient:
         reply = await self._request("PATCH", "/v1/billing/balance", body=body)
         return self._one(Balance, reply, "update_balance")
 
-    async def create_topup(self, amount_cents: int) -> TopupSession:
+    async def create_topup(self, amount_cents: int, *, idempotency_key: str | None = None) -> TopupSession:
         """``POST /v1/billing/topup``: a Checkout URL that a human must complete (assumed shape)."""
-        reply = await self._request("POST", "/v1/billing/topup", body={"amount_cents": amount_cents})
+        reply = await self._request(
+            "POST", "/v1/billing/topup", body={"amount_cents": amount_cents}, idempotency_key=idempotency_key
+        )
         return self._one(TopupSession, reply, "create_topup")
 
     # -- personas and sources ----------------------------------------------------------------
 
-    async def create_persona(self, name: str, writing_style: str) -> Persona:
+    async def create_persona(self, name: str, writing_style: str, *, idempotency_key: str | None = None) -> Persona:
         """``POST /v1/personas``. Names are not unique: list first if "my" persona may exist."""
         reply = await self._request(
             "POST",
             "/v1/personas",
             body={"name": name, "writing_style": writing_style},
+            idempotency_key=idempotency_key,
         )
         return self._one(Persona, reply, "create_persona")
 
@@ -334,12 +364,15 @@ class ReelMirrorClient:
         platform: str,
         username: str,
         automation_mode: str = "sync_only",
+        *,
+        idempotency_key: str | None = None,
     ) -> Source:
         """``POST /v1/personas/{id}/sources``; the same platform+username twice is 409 (already there)."""
         reply = await self._request(
             "POST",
             f"/v1/personas/{_segment(persona_id)}/sources",
             body={"platform": platform, "username": username, "automation_mode": automation_mode},
+            idempotency_key=idempotency_key,
         )
         return self._one(Source, reply, "add_source")
 
@@ -364,12 +397,15 @@ class ReelMirrorClient:
         reply = await self._request("GET", "/v1/publishing/accounts")
         return self._many(ConnectedAccount, reply, "list_publishing_accounts")
 
-    async def add_publishing_target(self, persona_id: str, connected_account_id: str) -> PublishingTarget:
+    async def add_publishing_target(
+        self, persona_id: str, connected_account_id: str, *, idempotency_key: str | None = None
+    ) -> PublishingTarget:
         """``POST /v1/personas/{id}/publishing-targets``; the same account twice is 409."""
         reply = await self._request(
             "POST",
             f"/v1/personas/{_segment(persona_id)}/publishing-targets",
             body={"connected_account_id": connected_account_id},
+            idempotency_key=idempotency_key,
         )
         return self._one(PublishingTarget, reply, "add_publishing_target")
 
@@ -380,9 +416,11 @@ class ReelMirrorClient:
 
     # -- sync --------------------------------------------------------------------------------
 
-    async def sync_persona(self, persona_id: str) -> SyncStarted:
+    async def sync_persona(self, persona_id: str, *, idempotency_key: str | None = None) -> SyncStarted:
         """``POST /v1/personas/{id}/sync``: one job per source (``skipped`` within 15 minutes)."""
-        reply = await self._request("POST", f"/v1/personas/{_segment(persona_id)}/sync")
+        reply = await self._request(
+            "POST", f"/v1/personas/{_segment(persona_id)}/sync", idempotency_key=idempotency_key
+        )
         return self._one(SyncStarted, reply, "sync_persona")
 
     async def get_sync_job(self, job_id: str) -> SyncJob:
@@ -397,12 +435,15 @@ class ReelMirrorClient:
 
     # -- generation and publishing -----------------------------------------------------------
 
-    async def generate(self, source_post_id: str, persona_id: str) -> GenerateResult:
+    async def generate(
+        self, source_post_id: str, persona_id: str, *, idempotency_key: str | None = None
+    ) -> GenerateResult:
         """``POST /v1/generate``: charged and NOT idempotent; check :meth:`list_generated_posts` first."""
         reply = await self._request(
             "POST",
             "/v1/generate",
             body={"source_post_id": source_post_id, "persona_id": persona_id},
+            idempotency_key=idempotency_key,
         )
         return self._one(GenerateResult, reply, "generate")
 
@@ -423,20 +464,26 @@ class ReelMirrorClient:
         reply = await self._request("GET", f"/v1/personas/{_segment(persona_id)}/generated-posts", params=params)
         return self._many(GeneratedPost, reply, "list_generated_posts")
 
-    async def approve(self, id: str) -> ApproveResult:
+    async def approve(self, id: str, *, idempotency_key: str | None = None) -> ApproveResult:
         """``POST /v1/generated-posts/{id}/approve`` (400 when the persona has no publishing targets)."""
-        reply = await self._request("POST", f"/v1/generated-posts/{_segment(id)}/approve")
+        reply = await self._request(
+            "POST", f"/v1/generated-posts/{_segment(id)}/approve", idempotency_key=idempotency_key
+        )
         return self._one(ApproveResult, reply, "approve")
 
-    async def reject(self, id: str, reason: str | None = None) -> GeneratedPost:
+    async def reject(self, id: str, reason: str | None = None, *, idempotency_key: str | None = None) -> GeneratedPost:
         """``POST /v1/generated-posts/{id}/reject`` (assumed path) with an optional reason."""
         body = {"reason": reason} if reason is not None else {}
-        reply = await self._request("POST", f"/v1/generated-posts/{_segment(id)}/reject", body=body)
+        reply = await self._request(
+            "POST", f"/v1/generated-posts/{_segment(id)}/reject", body=body, idempotency_key=idempotency_key
+        )
         return _with_id(self._one(GeneratedPost, reply, "reject"), id)
 
-    async def send_to_compose(self, id: str) -> GeneratedPost:
+    async def send_to_compose(self, id: str, *, idempotency_key: str | None = None) -> GeneratedPost:
         """``POST /v1/generated-posts/{id}/send-to-compose`` (assumed path): park the post for a human."""
-        reply = await self._request("POST", f"/v1/generated-posts/{_segment(id)}/send-to-compose")
+        reply = await self._request(
+            "POST", f"/v1/generated-posts/{_segment(id)}/send-to-compose", idempotency_key=idempotency_key
+        )
         return _with_id(self._one(GeneratedPost, reply, "send_to_compose"), id)
 
     async def get_publishing_post(self, outgoing_post_id: str) -> OutgoingPost:

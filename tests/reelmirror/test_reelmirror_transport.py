@@ -1,6 +1,6 @@
 """One request, one total deadline: trickling and silent servers are cut, and the error says where.
 
-The slow servers are real sockets on loopback
+Also the idempotency keys every POST method can send. The slow servers are real sockets on loopback
 (so httpcore reports its phases) and a MockTransport whose body is an async stream that sleeps
 between chunks (no sockets, no per-phase timeouts at all: only the total deadline can stop it).
 """
@@ -8,6 +8,7 @@ between chunks (no sockets, no per-phase timeouts at all: only the total deadlin
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,11 +18,73 @@ import httpx
 import pytest
 from reelmirror_fakes import BASE_URL, FakeApi, json_response, make_api_key
 
-from reelmirror.client import ReelMirrorClient
+from reelmirror.client import IDEMPOTENCY_HEADER, ReelMirrorClient
 from reelmirror.errors import TransportError
 from reelmirror.transport import PhaseTracker
 
 Call = Callable[[ReelMirrorClient], Awaitable[Any]]
+
+# -- idempotency keys ------------------------------------------------------------------------
+
+ANSWERS: dict[str, Any] = {
+    "signup": {"status": "pending_confirmation", "user_id": "u1"},
+    "create_api_key": {"id": "k1", "key": "rm_" + "k" * 24, "scopes": []},
+    "create_setup_intent": {"client_secret": "seti_1_secret_2"},
+    "create_topup": {"url": "u"},
+    "create_persona": {"data": {"id": "p1"}},
+    "add_source": {"data": {"id": "s1"}},
+    "add_publishing_target": {"data": {"id": "t1"}},
+    "sync_persona": {"job_ids": []},
+    "generate": {"generated_post_id": "g1"},
+    "approve": {"status": "publishing", "outgoing_post_id": "o1"},
+    "reject": {"data": {"id": "g1"}},
+    "send_to_compose": {"data": {"id": "g1"}},
+}
+
+POST_CALLS: dict[str, Callable[..., Awaitable[Any]]] = {
+    "signup": lambda c, **k: c.signup("a@b.c", "pw-123456", **k),
+    "create_api_key": lambda c, **k: c.create_api_key("jwt", "k", **k),
+    "create_setup_intent": lambda c, **k: c.create_setup_intent(**k),
+    "create_topup": lambda c, **k: c.create_topup(500, **k),
+    "create_persona": lambda c, **k: c.create_persona("n", "s", **k),
+    "add_source": lambda c, **k: c.add_source("p1", "instagram", "u", **k),
+    "add_publishing_target": lambda c, **k: c.add_publishing_target("p1", "a1", **k),
+    "sync_persona": lambda c, **k: c.sync_persona("p1", **k),
+    "generate": lambda c, **k: c.generate("sp1", "p1", **k),
+    "approve": lambda c, **k: c.approve("g1", **k),
+    "reject": lambda c, **k: c.reject("g1", "no", **k),
+    "send_to_compose": lambda c, **k: c.send_to_compose("g1", **k),
+}
+
+
+def test_every_method_with_an_idempotency_key_is_a_post_and_every_post_has_one() -> None:
+    public = [
+        (name, fn)
+        for name, fn in inspect.getmembers(ReelMirrorClient, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+    ]
+    with_key = {name for name, fn in public if "idempotency_key" in inspect.signature(fn).parameters}
+    posting = {name for name, fn in public if '"POST"' in inspect.getsource(fn)}
+    assert with_key == posting == set(POST_CALLS)
+
+
+@pytest.mark.parametrize("name", sorted(POST_CALLS))
+async def test_post_sends_the_idempotency_key_only_when_given(name: str, fake_api: Any) -> None:
+    client, api = fake_api(lambda request: json_response(200, ANSWERS[name]))
+    await POST_CALLS[name](client, idempotency_key=f"gen-{name}-1")
+    await POST_CALLS[name](client)
+    assert [r.method for r in api.requests] == ["POST", "POST"]
+    assert api.requests[0].headers[IDEMPOTENCY_HEADER] == f"gen-{name}-1"
+    assert IDEMPOTENCY_HEADER not in api.requests[1].headers
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "naïve", "line\nbreak"], ids=["empty", "long", "non-ascii", "newline"])
+async def test_a_key_that_cannot_travel_is_refused_before_sending(key: str, fake_api: Any) -> None:
+    client, api = fake_api(lambda request: json_response(200, ANSWERS["generate"]))
+    with pytest.raises(ValueError, match="idempotency_key"):
+        await client.generate("sp1", "p1", idempotency_key=key)
+    assert api.requests == []
+
 
 # -- the total deadline, without sockets -----------------------------------------------------
 
@@ -71,7 +134,7 @@ async def test_a_post_cut_by_the_deadline_may_have_committed(api_key: str) -> No
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         client = ReelMirrorClient(BASE_URL, token=api_key, http=http, timeout=0.2)
         with pytest.raises(TransportError) as caught:
-            await client.generate("sp1", "p1")
+            await client.generate("sp1", "p1", idempotency_key="k-1")
     assert (caught.value.kind, caught.value.may_have_committed) == ("timeout", True)
     assert "phase: unknown" in caught.value.message
 
