@@ -8,6 +8,6 @@ keeps go-to-definition honest.
 Modules: ``client`` (the endpoints), ``models`` (answers and vocabularies), ``envelopes`` (how
 answers are unwrapped and checked against the contract's promises), ``errors`` (the exceptions),
 ``transport`` (one request under one total deadline), ``ratelimit`` (pacing headers),
-``redaction`` (secret scrubbing), ``supabase`` (the confirmation link), ``stripe_setup`` (card
-confirmation). See README.md beside this file.
+``redaction`` (secret scrubbing), ``supabase`` (sessions), ``stripe_setup`` (card confirmation).
+See README.md beside this file.
 """

@@ -1,5 +1,5 @@
 """Typed errors of this package: one class per row of the vendor's error table, plus the failures
-around it (no response, an unreadable answer, the confirmation link, Stripe).
+around it (no response, an unreadable answer, Supabase auth, Stripe).
 
 Why a class per row: the activities map each row to one retry decision (stop, wait for the reset,
 back off, treat as "already exists"), and `except ConflictError` reads better and is harder to get
@@ -34,17 +34,22 @@ __all__ = [
     "STATUS_CLASSES",
     "ConfirmationLinkError",
     "ConflictError",
+    "EmailNotConfirmedError",
     "ForbiddenError",
     "InsufficientBalanceError",
+    "InvalidCredentialsError",
+    "InvalidRefreshTokenError",
     "MalformedResponseError",
     "NotFoundError",
     "RateLimitedError",
     "ReelMirrorError",
     "ServiceUnavailableError",
     "StripeConfirmationError",
+    "SupabaseAuthError",
     "TransportError",
     "UnauthorizedError",
     "UnexpectedStatusError",
+    "UntrustedLinkError",
     "UpstreamError",
     "ValidationFailedError",
     "error_from_response",
@@ -230,13 +235,16 @@ class TransportError(ReelMirrorError):
         }
 
 
-class ConfirmationLinkError(ReelMirrorError):
-    """The Supabase confirmation link failed: expired/reused token, or no session in the redirect.
+class SupabaseAuthError(ReelMirrorError):
+    """Supabase Auth refused or failed a session call (token endpoint, confirmation link).
 
-    ``error_code`` is Supabase's (e.g. ``otp_expired``); ``description`` its human text.
+    ``error_code`` is Supabase's own code when it gave one (``invalid_grant``, ``otp_expired``,
+    ``email_not_confirmed``, ...); ``description`` its human text, redacted. The subclasses are the
+    answers a bot acts on differently; this class itself is any other refusal (a 429, a 5xx, a code
+    nobody mapped), with ``status`` and ``retry_after_seconds`` to decide on a retry.
     """
 
-    default_code = "CONFIRMATION_LINK_ERROR"
+    default_code = "SUPABASE_AUTH_ERROR"
 
     def __init__(
         self,
@@ -250,10 +258,47 @@ class ConfirmationLinkError(ReelMirrorError):
         secret_list = list(secrets)
         super().__init__(message, secrets=secret_list, **kwargs)
         self.error_code = error_code
-        self.description = None if description is None else redact(description, secret_list)
+        self.description = None if description is None else redact(description, secret_list)[:MAX_MESSAGE_CHARS]
 
     def _state(self) -> dict[str, Any]:
         return {**super()._state(), "error_code": self.error_code, "description": self.description}
+
+
+class InvalidCredentialsError(SupabaseAuthError):
+    """A password login was refused (``invalid_grant``, "Invalid login credentials"): do not retry as is."""
+
+    default_code = "INVALID_CREDENTIALS"
+
+
+class EmailNotConfirmedError(SupabaseAuthError):
+    """The account exists but its e-mail is not confirmed yet: follow the confirmation link first."""
+
+    default_code = "EMAIL_NOT_CONFIRMED"
+
+
+class InvalidRefreshTokenError(SupabaseAuthError):
+    """The refresh token is unknown, revoked or already used: log in with the password instead."""
+
+    default_code = "INVALID_REFRESH_TOKEN"
+
+
+class ConfirmationLinkError(SupabaseAuthError):
+    """The Supabase confirmation link failed: expired/reused token, or no session in the redirect.
+
+    ``error_code`` is Supabase's (e.g. ``otp_expired``); ``description`` its human text.
+    """
+
+    default_code = "CONFIRMATION_LINK_ERROR"
+
+
+class UntrustedLinkError(ConfirmationLinkError):
+    """A confirmation link that does not point at the configured auth origin, so it was not followed.
+
+    A mailbox holds whatever a stranger chose to send there: only the auth server's own links are
+    trusted with a request (and, for PKCE, with the code exchange).
+    """
+
+    default_code = "UNTRUSTED_LINK"
 
 
 class StripeConfirmationError(ReelMirrorError):

@@ -14,17 +14,22 @@ from reelmirror.errors import (
     STATUS_CLASSES,
     ConfirmationLinkError,
     ConflictError,
+    EmailNotConfirmedError,
     ForbiddenError,
     InsufficientBalanceError,
+    InvalidCredentialsError,
+    InvalidRefreshTokenError,
     MalformedResponseError,
     NotFoundError,
     RateLimitedError,
     ReelMirrorError,
     ServiceUnavailableError,
     StripeConfirmationError,
+    SupabaseAuthError,
     TransportError,
     UnauthorizedError,
     UnexpectedStatusError,
+    UntrustedLinkError,
     UpstreamError,
     ValidationFailedError,
     error_from_response,
@@ -181,7 +186,13 @@ def test_exception_message_never_contains_a_secret() -> None:
         UnexpectedStatusError("odd", status=500),
         MalformedResponseError("bad body", status=200),
         TransportError("dropped", kind="dropped", may_have_committed=True),
+        TransportError("deadline", kind="timeout", may_have_committed=False, phase="connect"),
         ConfirmationLinkError("expired", error_code="otp_expired", description="Email link is invalid"),
+        UntrustedLinkError("elsewhere", error_code="untrusted_origin"),
+        SupabaseAuthError("busy", status=429, error_code="over_request_rate_limit", retry_after_seconds=3.0),
+        InvalidCredentialsError("refused", status=400, error_code="invalid_grant", description="Invalid login"),
+        EmailNotConfirmedError("refused", status=400, error_code="email_not_confirmed"),
+        InvalidRefreshTokenError("refused", status=400, error_code="refresh_token_not_found"),
         StripeConfirmationError("declined", status=402, decline_code="card_declined"),
     ],
     ids=lambda e: type(e).__name__,
@@ -198,3 +209,14 @@ def test_transport_error_str_without_status() -> None:
     err = TransportError("GET /v1/x: ConnectError", kind="connect", may_have_committed=False)
     assert str(err) == "TRANSPORT_ERROR (no response): GET /v1/x: ConnectError"
     assert err.status is None and not err.may_have_committed
+
+
+def test_supabase_errors_share_a_base_and_redact_descriptions() -> None:
+    token = secrets.token_urlsafe(16)
+    err = InvalidRefreshTokenError("refused", error_code="invalid_grant", description=f"bad {token}", secrets=[token])
+    assert isinstance(err, SupabaseAuthError) and isinstance(err, ReelMirrorError)
+    assert err.description is not None and token not in err.description
+    assert issubclass(UntrustedLinkError, ConfirmationLinkError) and issubclass(
+        ConfirmationLinkError, SupabaseAuthError
+    )
+    assert err.code == "INVALID_REFRESH_TOKEN"
