@@ -208,7 +208,7 @@ class AccountActivities(ActivityBase):
     async def await_balance(self, input: AwaitBalanceInput) -> BalanceView:
         """Poll: NotReady until a payment method is saved and the balance reached `at_least_cents` (the bonus)."""
         balance = await self._account_client(input.account_ref).get_balance()
-        if balance.has_payment_method and balance.balance_cents >= input.at_least_cents:
+        if balance.has_payment_method and (balance.balance_cents or 0) >= input.at_least_cents:
             return BalanceView.model_validate(balance)
         card = "saved" if balance.has_payment_method else "not saved yet"
         raise not_ready(

@@ -26,9 +26,9 @@ class AccountSummary(_Record):
     key_id: str
     key_fingerprint: str
     scopes: list[str]
-    balance_cents: int
+    balance_cents: int | None  # None: the server's balance answer carried no amount
     bonus_granted: bool
-    auto_reload: bool
+    auto_reload: bool | None
     # what did not go as asked but left a working account (a declined card, a refused auto-reload)
     notes: list[str] = Field(default_factory=list)
 

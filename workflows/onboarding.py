@@ -185,6 +185,9 @@ class OnboardingWorkflow:
         if card.already_attached:
             self._note("a payment method was attached already: the welcome bonus belongs to that earlier attach")
             return before, False
+        if before.balance_cents is None:
+            self._note("the balance answer carries no amount: the welcome bonus cannot be observed")
+            return before, False
         await self._steps.set_stage(OnboardingStage.AWAITING_BONUS)
         try:
             balance = await self._steps.run(

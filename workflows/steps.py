@@ -233,7 +233,8 @@ class Steps(Generic[S]):
                 self.topped_up = False
                 return
             balance = await self._recheck("re-check the balance while parked")
-            if balance is not None and balance.balance_cents >= needed_cents:
+            # an answer without an amount cannot say "still short": retrying the step is the only test
+            if balance is not None and (balance.balance_cents is None or balance.balance_cents >= needed_cents):
                 return
 
     async def _wait_for_credentials(self) -> None:
