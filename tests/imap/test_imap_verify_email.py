@@ -27,7 +27,12 @@ from simulator.server import SimulatorServer
 
 @pytest.fixture
 def settings(simulator: SimulatorServer, tmp_path: Path) -> ActivitySettings:
-    return ActivitySettings(base_url=simulator.base_url, secrets_dir=tmp_path / "secrets", http_timeout_seconds=10)
+    return ActivitySettings(
+        base_url=simulator.base_url,
+        secrets_dir=tmp_path / "secrets",
+        auth_origin=simulator.origin,
+        http_timeout_seconds=10,
+    )
 
 
 async def _activities(settings: ActivitySettings, mailbox: ImapMailbox) -> AsyncIterator[ReelMirrorActivities]:
