@@ -219,6 +219,8 @@ class CyclePlan(_Model):
 class GenerateInput(AccountRef):
     persona_id: str
     source_post_id: str
+    # the workflow's rehearsal time scale: the settle time after an unanswered generate shrinks with it
+    time_scale: float = Field(default=1.0, gt=0, le=1.0)
 
 
 class GenerateOutcome(_Model):
