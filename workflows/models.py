@@ -31,6 +31,8 @@ class AccountSummary(_Record):
     auto_reload: bool | None
     # what did not go as asked but left a working account (a declined card, a refused auto-reload)
     notes: list[str] = Field(default_factory=list)
+    # API keys an earlier attempt may have created unseen (their answer was lost): revoke them in the dashboard
+    orphaned_key_names: list[str] = Field(default_factory=list)
 
 
 class ConfirmEmailSignal(_Record):
@@ -42,6 +44,8 @@ class OnboardingStatus(_Record):
     email: str
     last_error: str | None = None
     parked_reason: str | None = None
+    # API keys that may exist without this bot holding them (see AccountSummary)
+    orphaned_key_names: list[str] = Field(default_factory=list)
 
 
 # --- persona loop and posts ----------------------------------------------------------------------------
