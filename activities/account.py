@@ -62,6 +62,7 @@ API_KEY_SCOPES = "api_key_scopes"  # space-separated
 PAYMENT_METHOD = "payment_method"
 SIGNUP_PENDING = "signup_pending_at"  # Unix time of a signup request whose answer has not come (yet)
 SIGNUP_POSTS = "signup_posts"  # signup requests sent that may have created the account
+SIGNED_UP = "signed_up"  # the account is known to exist (its user id may not be)
 
 #: Signup requests one account may send: the first, and one more when nothing shows the first one landed.
 MAX_SIGNUP_POSTS = 2
@@ -86,9 +87,10 @@ class AccountActivities(ActivityBase):
         ref, email = input.account_ref, input.email
         known_user = self.store.get(ref, USER_ID)
         known_email = self.store.get(ref, EMAIL)
-        if known_user and known_email and known_email.get_secret_value().lower() == email.lower():
+        known = known_user is not None or self.store.get(ref, SIGNED_UP) is not None
+        if known and known_email and known_email.get_secret_value().lower() == email.lower():
             # An earlier attempt signed up and stored the answer: do not spend another signup on it.
-            return SignupOutcome(user_id=known_user.get_secret_value(), already_exists=True)
+            return SignupOutcome(user_id=known_user.get_secret_value() if known_user else None, already_exists=True)
         password = self.store.get(ref, PASSWORD)
         if password is None:
             password = SecretStr(pysecrets.token_urlsafe(24))
@@ -99,7 +101,7 @@ class AccountActivities(ActivityBase):
             heartbeat("checking whether the earlier signup landed")
             landed = await self._signup_landed(ref, email, password, since=_unix(pending))
             if landed is not None:
-                self.store.update(ref, {SIGNUP_PENDING: None, USER_ID: landed or None, EMAIL: email})
+                self.store.update(ref, {SIGNUP_PENDING: None, SIGNED_UP: "1", USER_ID: landed or None, EMAIL: email})
                 activity.logger.info("signup of account %s: the earlier request created the account", ref)
                 return SignupOutcome(user_id=landed or None, recovered=True)
             if sent >= MAX_SIGNUP_POSTS:
@@ -118,7 +120,7 @@ class AccountActivities(ActivityBase):
             if not may_have_committed(exc):
                 self.store.update(ref, {SIGNUP_PENDING: None, SIGNUP_POSTS: str(sent)})
             raise
-        self.store.update(ref, {USER_ID: result.user_id, EMAIL: email, SIGNUP_PENDING: None})
+        self.store.update(ref, {USER_ID: result.user_id, EMAIL: email, SIGNUP_PENDING: None, SIGNED_UP: "1"})
         activity.logger.info("signed up account %s as user %s", ref, result.user_id)
         return SignupOutcome(user_id=result.user_id, recovered=pending is not None)
 

@@ -50,6 +50,9 @@ async def test_a_lost_signup_answer_is_recognised_without_a_second_signup(
 
     assert first.type in (ErrorType.UPSTREAM_ERROR, ErrorType.TRANSPORT_ERROR) and not first.non_retryable
     assert retried.recovered and not retried.already_exists
+    # the retry's own result lost too (its worker died before reporting it): still no request
+    again = await run(acts.signup, SignupInput(account_ref=ref, email=email))
+    assert again.already_exists
     assert await signup_requests(sim_admin, email) == ["signup"]  # no second request: no 409, no repeat
     assert (await sim_admin.stats())["by_status"].get("409", 0) == 0
     await finish(run, acts, ref, email)
