@@ -36,6 +36,7 @@ def build_activities(settings: ActivitySettings) -> ReelMirrorActivities:
 
 
 def build_worker(client: Client, queue: str, activities: ReelMirrorActivities) -> Worker:
+    activities.temporal = client  # the personas' reconciliation asks Temporal about their posts
     return Worker(
         client,
         task_queue=queue,

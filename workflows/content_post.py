@@ -59,6 +59,10 @@ class PostEnded(Exception):
         self.reason = reason
 
 
+#: Reports to the persona only when what it keeps changed (runs recorded before report every stage change).
+LEAN_REPORTS_PATCH = "lean-post-reports"
+
+
 @workflow.defn
 class ContentPostWorkflow:
     @workflow.init
@@ -76,6 +80,8 @@ class ContentPostWorkflow:
         self._delivery_report: list[str] = []
         self._outcome: str | None = None
         self._reason: str | None = None
+        self._lean_reports = False
+        self._last_report: tuple[object, ...] | None = None
         self._steps = Steps(
             account_ref=inp.account_ref,
             timing=inp.timing,
@@ -89,6 +95,8 @@ class ContentPostWorkflow:
 
     @workflow.run
     async def run(self, inp: ContentPostInput) -> PostResult:
+        # runs recorded before reports were lean replay with a report on every stage change
+        self._lean_reports = workflow.patched(LEAN_REPORTS_PATCH)
         workflow.upsert_search_attributes([PERSONA.value_set(inp.persona_slug)])
         await self._steps.set_stage(PostStage.STARTING)
         try:
