@@ -10,7 +10,8 @@ overrides the retry policy's backoff for the next attempt:
 * `SERVICE_UNAVAILABLE`: a 503 waits the configured seconds (the guide's 60 s).
 
 Every activity method is wrapped in `translated`, so nothing but an `ApplicationError` (or a bug) leaves
-it. Messages are the client's, already redacted: no secret reaches workflow history.
+it. Messages are the client's, already redacted: no secret reaches workflow history. Being the one door
+of every attempt, it also counts polls and translated errors (`observability.metrics`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
 from activities.mailbox import MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError
 from activities.settings import ActivitySettings
+from observability import metrics
 from reelmirror.errors import (
     ConfirmationLinkError,
     ConflictError,
@@ -164,6 +166,7 @@ def translated(
 
     @functools.wraps(fn)
     async def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+        metrics.poll()
         try:
             return await fn(self, *args, **kwargs)
         except ApplicationError:
@@ -173,6 +176,7 @@ def translated(
                 raise
             error = to_application_error(exc, self.settings)
             _log(error)
+            metrics.activity_error(error.type, not error.non_retryable)
             raise error from exc
 
     return wrapper
