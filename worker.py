@@ -119,14 +119,21 @@ def main() -> None:
     )
     # httpx logs every request at INFO; the client logs method, path, status and latency at DEBUG already.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    code = 0
     try:
         asyncio.run(run())
     except ValueError as exc:  # invalid configuration or a port that cannot be bound: one line, no traceback
         print(f"worker: {exc}", file=sys.stderr)
-        sys.exit(2)
+        code = 2
     except TemporalUnreachableError as exc:
         print(f"worker: {exc}", file=sys.stderr)
-        sys.exit(1)
+        code = 1
+    # Skip interpreter teardown: the SDK's threads can abort it (sdk-python #300), turning a clean stop
+    # into a crash report and a non-zero exit code for the orchestrator.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -28,3 +28,18 @@ def test_recording_outside_a_workflow_or_activity_does_nothing() -> None:
     metrics.vendor_call("GET", "429", "api.reelmirror.test")
     metrics.poll()
     metrics.activity_error("RATE_LIMITED", retryable=True)
+
+
+def test_a_scrape_is_read_back() -> None:
+    from observability.scrape import parse, total
+
+    text = """# HELP reelmirror_vendor_calls_total calls
+# TYPE reelmirror_vendor_calls_total counter
+reelmirror_vendor_calls_total{activity_type="generate_post",method="POST",status="200"} 2
+reelmirror_vendor_calls_total{activity_type="plan_cycle",method="GET",status="429"} 1
+temporal_workflow_completed{namespace="default"} 3
+"""
+    samples = parse(text)
+    assert total(samples, "reelmirror_vendor_calls_total") == 3
+    assert total(samples, "reelmirror_vendor_calls_total", status="429") == 1
+    assert total(samples, "temporal_workflow_completed") == 3
