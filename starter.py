@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 from rich.console import Console, Group
 from rich.live import Live
@@ -31,6 +32,8 @@ from control import ops
 from control.config_file import describe_validation_error, load_persona_config
 from control.connection import connect, task_queue
 from control.render import approvals_table, personas_table
+from control.telemetry import configure_tracing
+from observability.settings import span_exporter_from_env
 from workflows.config import AutoReloadConfig, OnboardingInput, check_account_ref
 from workflows.persona_loop import PersonaLoopWorkflow
 from workflows.policies import Timing
@@ -82,6 +85,15 @@ def _refuse_early(check: Callable[[], object]) -> None:
         fail(str(exc))
 
 
+def _tracing() -> TracerProvider | None:
+    """The worker's span settings, so a start call opens the trace its workflows continue."""
+    try:
+        exporter, endpoint = span_exporter_from_env()
+    except ValueError as exc:
+        fail(str(exc))
+    return configure_tracing(exporter, "reelmirror-cli", endpoint)
+
+
 def run(action: Callable[[Client], Awaitable[T]]) -> T:
     """Connect, run one operation, and turn every expected failure into one line and an exit code."""
 
@@ -94,8 +106,13 @@ def run(action: Callable[[Client], Awaitable[T]]) -> T:
             fail(f"cannot reach Temporal ({exc}); check TEMPORAL_ADDRESS", code=1)
         return await action(client)
 
+    provider = _tracing()
     try:
-        return asyncio.run(main())
+        try:
+            return asyncio.run(main())
+        finally:
+            if provider is not None:
+                provider.shutdown()  # send the spans before `_finish` skips interpreter teardown
     except ops.OperatorError as exc:
         fail(str(exc))
     except RPCError as exc:

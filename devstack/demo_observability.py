@@ -36,7 +36,7 @@ def print_where_to_look(console: Console, stack: LocalStack) -> None:
         if stack.temporal.ui_url:
             console.print(
                 f"   Codec server {url}: this Web UI already reads payloads through it (--ui-codec-endpoint). "
-                f"In another Web UI, set [bold]Codec Server[/] (left navigation) -> endpoint {url}."
+                f"In another Web UI: the [bold]Codec Server[/] icon (top right) -> endpoint {url}."
             )
         console.print(
             f"   CLI: temporal workflow show --address {stack.temporal_address} -w persona-sunset-kitchen "

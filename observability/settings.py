@@ -25,6 +25,7 @@ __all__ = [
     "ObservabilitySettings",
     "TelemetrySettingsError",
     "parse_bind_address",
+    "span_exporter_from_env",
 ]
 
 METRICS_PORT_ENV = "REELMIRROR_METRICS_PORT"
@@ -94,6 +95,35 @@ def _http_url(value: str, variable: str) -> str:
     return value
 
 
+def span_exporter_from_env(env: Mapping[str, str] | None = None) -> tuple[Exporter, str | None]:
+    """Where spans go: (`otlp`, the endpoint), (`console`, None) or (`none`, None).
+
+    Apart from the rest so the CLI, which serves no metrics, reads only what its traces need.
+    """
+    source = os.environ if env is None else env
+
+    def get(name: str) -> str:
+        return source.get(name, "").strip()
+
+    endpoint_var = OTLP_TRACES_ENDPOINT_ENV if get(OTLP_TRACES_ENDPOINT_ENV) else OTLP_ENDPOINT_ENV
+    endpoint = _http_url(get(endpoint_var), endpoint_var) if get(endpoint_var) else None
+    exporter = get(EXPORTER_ENV).lower() or ("otlp" if endpoint else "none")
+    if exporter not in EXPORTERS:
+        raise TelemetrySettingsError(f"{EXPORTER_ENV}: not supported; use one of: {', '.join(EXPORTERS)}")
+    if exporter != "otlp":
+        return exporter, None  # type: ignore[return-value]
+    if endpoint is None:
+        raise TelemetrySettingsError(f"{EXPORTER_ENV}=otlp needs {OTLP_ENDPOINT_ENV} (the collector's URL)")
+    for protocol_var in (OTLP_TRACES_PROTOCOL_ENV, OTLP_PROTOCOL_ENV):
+        protocol = get(protocol_var)
+        if protocol and protocol != SUPPORTED_OTLP_PROTOCOL:
+            raise TelemetrySettingsError(
+                f"{protocol_var}: only OTLP over {SUPPORTED_OTLP_PROTOCOL} is supported "
+                "(the collector's port 4318); unset it or set it to that"
+            )
+    return "otlp", endpoint
+
+
 @dataclass(frozen=True)
 class ObservabilitySettings:
     """Metrics and health addresses (None: off), the span exporter, and the bound on waiting for Temporal."""
@@ -117,22 +147,7 @@ class ObservabilitySettings:
         if metrics is not None and health is not None and metrics.port == health.port:
             raise TelemetrySettingsError(f"{HEALTH_PORT_ENV}: uses the same port as {METRICS_PORT_ENV}; pick another")
 
-        endpoint_var = OTLP_TRACES_ENDPOINT_ENV if get(OTLP_TRACES_ENDPOINT_ENV) else OTLP_ENDPOINT_ENV
-        endpoint = _http_url(get(endpoint_var), endpoint_var) if get(endpoint_var) else None
-        exporter = get(EXPORTER_ENV).lower() or ("otlp" if endpoint else "none")
-        if exporter not in EXPORTERS:
-            raise TelemetrySettingsError(f"{EXPORTER_ENV}: not supported; use one of: {', '.join(EXPORTERS)}")
-        if exporter == "otlp":
-            if endpoint is None:
-                raise TelemetrySettingsError(f"{EXPORTER_ENV}=otlp needs {OTLP_ENDPOINT_ENV} (the collector's URL)")
-            for protocol_var in (OTLP_TRACES_PROTOCOL_ENV, OTLP_PROTOCOL_ENV):
-                protocol = get(protocol_var)
-                if protocol and protocol != SUPPORTED_OTLP_PROTOCOL:
-                    raise TelemetrySettingsError(
-                        f"{protocol_var}: this worker exports OTLP over {SUPPORTED_OTLP_PROTOCOL} only "
-                        "(the collector's port 4318); unset it or set it to that"
-                    )
-
+        exporter, endpoint = span_exporter_from_env(source)
         timeout = DEFAULT_CONNECT_TIMEOUT_SECONDS
         if get(CONNECT_TIMEOUT_ENV):
             try:
@@ -146,7 +161,7 @@ class ObservabilitySettings:
         return cls(
             metrics_address=metrics,
             health_address=health,
-            exporter=exporter,  # type: ignore[arg-type]
-            otlp_endpoint=endpoint if exporter == "otlp" else None,
+            exporter=exporter,
+            otlp_endpoint=endpoint,
             connect_timeout_seconds=timeout,
         )

@@ -102,9 +102,11 @@ def test_help_lists_every_operator_command() -> None:
         ({KEYS_ENV: "", "REELMIRROR_CODEC_KEY_FILE": "/nonexistent/codec.key"}, "REELMIRROR_CODEC_KEY_FILE"),
         ({"REELMIRROR_CODEC": "maybe"}, "REELMIRROR_CODEC"),
         ({"REELMIRROR_CODEC": "off"}, "REELMIRROR_CODEC=off but an encryption key is set"),
+        ({"REELMIRROR_OTEL_EXPORTER": "jaeger"}, "REELMIRROR_OTEL_EXPORTER"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
     ],
 )
-def test_a_missing_or_bad_payload_key_is_one_line_naming_the_setting(env: dict[str, str], named: str) -> None:
+def test_a_missing_or_bad_key_or_trace_setting_is_one_line_naming_it(env: dict[str, str], named: str) -> None:
     result = run_cli("status", **env)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
