@@ -41,43 +41,64 @@ def _transport_status(exc: httpx.HTTPError) -> str:
 
 class ObservedTransport(httpx.AsyncBaseTransport):
     """Wraps another transport (by default a pooled `httpx.AsyncHTTPTransport`); spans go to the global
-    tracer provider unless one is given."""
+    tracer provider unless one is given. A failure of the tracing itself is logged once, never raised:
+    the call it describes goes on."""
 
     def __init__(
         self, inner: httpx.AsyncBaseTransport | None = None, tracer_provider: trace.TracerProvider | None = None
     ) -> None:
         self._inner = inner or httpx.AsyncHTTPTransport()
         self._tracer_provider = tracer_provider  # None: the global one, looked up per call (set after us)
+        self._warned = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        span = self._start(request)
+        status, code, error = "cancelled", None, "cancelled"
+        try:
+            response = await self._inner.handle_async_request(request)
+        except httpx.HTTPError as exc:
+            status, error = _transport_status(exc), type(exc).__name__
+            raise
+        else:
+            code = response.status_code
+            status, error = str(code), (str(code) if code >= 400 else None)
+            return response
+        finally:
+            self._finish(span, status, code, error)
+            if status != "cancelled":
+                metrics.vendor_call(request.method, status, request.url.host)
+
+    def _start(self, request: httpx.Request) -> trace.Span:
         url = request.url
-        method = request.method
-        host = url.host
         attributes = {
-            "http.request.method": method,
+            "http.request.method": request.method,
             "url.scheme": url.scheme,
-            "server.address": host,
+            "server.address": url.host,
             "server.port": url.port or (443 if url.scheme == "https" else 80),
             "url.path": safe_path(url.path),
         }
-        tracer = trace.get_tracer(TRACER_NAME, tracer_provider=self._tracer_provider)
-        with tracer.start_as_current_span(
-            method, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False, set_status_on_exception=False
-        ) as span:
-            try:
-                response = await self._inner.handle_async_request(request)
-            except httpx.HTTPError as exc:
-                status = _transport_status(exc)
-                span.set_attribute("error.type", type(exc).__name__)
-                span.set_status(Status(StatusCode.ERROR, status))
-                metrics.vendor_call(method, status, host)
-                raise
-            span.set_attribute("http.response.status_code", response.status_code)
-            if response.status_code >= 400:
-                span.set_attribute("error.type", str(response.status_code))
-                span.set_status(Status(StatusCode.ERROR))
-            metrics.vendor_call(method, str(response.status_code), host)
-            return response
+        try:
+            tracer = trace.get_tracer(TRACER_NAME, tracer_provider=self._tracer_provider)
+            return tracer.start_span(request.method, kind=SpanKind.CLIENT, attributes=attributes)
+        except Exception as exc:
+            self._warn(exc)
+            return trace.INVALID_SPAN
+
+    def _finish(self, span: trace.Span, status: str, code: int | None, error: str | None) -> None:
+        try:
+            if code is not None:
+                span.set_attribute("http.response.status_code", code)
+            if error is not None:
+                span.set_attribute("error.type", error)
+                span.set_status(Status(StatusCode.ERROR, None if code is not None else status))
+            span.end()
+        except Exception as exc:
+            self._warn(exc)
+
+    def _warn(self, exc: Exception) -> None:
+        if not self._warned:
+            self._warned = True
+            logger.warning("cannot record the span of a vendor call: %s (further failures are not logged)", exc)
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -81,3 +81,22 @@ async def test_a_transport_failure_is_an_error_span_and_still_raises(spans: InMe
 )
 def test_safe_path_masks_addresses_and_keys(path: str, expected: str) -> None:
     assert safe_path(path) == expected
+
+
+class Broken(SimpleSpanProcessor):
+    def on_start(self, span, parent_context=None) -> None:
+        raise RuntimeError("tracing is broken")
+
+    def on_end(self, span) -> None:
+        raise RuntimeError("tracing is broken")
+
+
+async def test_broken_tracing_never_fails_the_call(caplog: pytest.LogCaptureFixture) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(Broken(InMemorySpanExporter()))
+    transport = ObservedTransport(httpx.MockTransport(lambda r: httpx.Response(200)), tracer_provider=provider)
+    async with httpx.AsyncClient(transport=transport) as http:
+        for _ in range(3):
+            assert (await http.get("http://127.0.0.1:9/v1/balance")).status_code == 200
+    warnings = [r for r in caplog.records if r.name == "observability.http"]
+    assert len(warnings) == 1 and "tracing is broken" in warnings[0].getMessage()
