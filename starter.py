@@ -85,13 +85,17 @@ def _refuse_early(check: Callable[[], object]) -> None:
         fail(str(exc))
 
 
+#: A command waits at most this long at exit to hand its spans to a collector (unless OTEL_*_TIMEOUT says).
+CLI_EXPORT_TIMEOUT_SECONDS = 2.0
+
+
 def _tracing() -> TracerProvider | None:
     """The worker's span settings, so a start call opens the trace its workflows continue."""
     try:
         exporter, endpoint = span_exporter_from_env()
     except ValueError as exc:
         fail(str(exc))
-    return configure_tracing(exporter, "reelmirror-cli", endpoint)
+    return configure_tracing(exporter, "reelmirror-cli", endpoint, export_timeout=CLI_EXPORT_TIMEOUT_SECONDS)
 
 
 def run(action: Callable[[Client], Awaitable[T]]) -> T:

@@ -13,6 +13,7 @@ A collector that is down must cost spans, never work: exports run on the batch p
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -101,24 +102,35 @@ class GuardedExporter(SpanExporter):
             return False
 
 
-def otlp_exporter() -> SpanExporter:
-    """The OTLP/HTTP span exporter, configured by the standard OTEL_EXPORTER_OTLP_* variables."""
+def otlp_exporter(default_timeout: float | None = None) -> SpanExporter:
+    """The OTLP/HTTP span exporter, configured by the standard OTEL_EXPORTER_OTLP_* variables.
+
+    `default_timeout` replaces the SDK's 10 s per export unless OTEL_EXPORTER_OTLP(_TRACES)_TIMEOUT is set:
+    a short-lived command should not wait that long for a collector that is down.
+    """
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    return OTLPSpanExporter()
+    configured = any(
+        os.environ.get(name) for name in ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+    )
+    return OTLPSpanExporter(timeout=None if configured else default_timeout)
 
 
-def configure_tracing(exporter: str, service_name: str, otlp_endpoint: str | None = None) -> TracerProvider | None:
-    """Install a global tracer provider that sends spans to `exporter`; returns it so it can be shut down."""
+def configure_tracing(
+    exporter: str, service_name: str, otlp_endpoint: str | None = None, *, export_timeout: float | None = None
+) -> TracerProvider | None:
+    """Install a global tracer provider that sends spans to `exporter`; returns it so it can be shut down.
+
+    `export_timeout`: seconds per OTLP export when the environment sets none (the SDK's 10 s otherwise)."""
     if exporter not in EXPORTERS:
         raise ValueError(f"{EXPORTER_ENV}={exporter!r} is not supported; use one of: {', '.join(EXPORTERS)}")
     if exporter == "none":
         return None
     if exporter == "console":
         return install_provider(ConsoleSpanExporter(), service_name)
-    guarded = GuardedExporter(otlp_exporter(), setting=OTLP_ENDPOINT_ENV, endpoint=otlp_endpoint)
+    guarded = GuardedExporter(otlp_exporter(export_timeout), setting=OTLP_ENDPOINT_ENV, endpoint=otlp_endpoint)
     provider = install_provider(guarded, service_name)
     logger.info("sending spans to %s over OTLP/HTTP", _where(otlp_endpoint))
     return provider
