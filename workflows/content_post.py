@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         RejectInput,
     )
     from activities.reelmirror import ReelMirrorActivities
+    from observability import metrics
     from workflows import persona_loop, policies
     from workflows.failures import error_message, error_type, is_timeout
     from workflows.models import ContentPostInput, PendingApproval, PostProgress, PostRef, PostResult, RejectSignal
@@ -108,6 +109,7 @@ class ContentPostWorkflow:
                 raise
             self._outcome, self._reason = "failed", self._describe(err)
         self._pending = None
+        metrics.post_finished(self._outcome or "failed")
         await self._steps.set_stage(PostStage.DONE)
         return self._result()
 
@@ -161,6 +163,8 @@ class ContentPostWorkflow:
         # origin "api" means a generate call of ours made it (an adopted one: an attempt whose answer was lost)
         self._generated_by_us = outcome.origin == "api" if outcome.origin else not outcome.adopted
         self._cost_cents = self._expected_cost() if self._generated_by_us else 0
+        if self._generated_by_us:
+            metrics.post_generated(self._inp.post.media_type, self._cost_cents)
         self._announce_post_id()
 
     def _announce_post_id(self) -> None:
@@ -263,6 +267,7 @@ class ContentPostWorkflow:
             policies.api_call(f"approve {generated_post_id}"),
             what="approve the post",
         )
+        metrics.post_approved(self._decision.by if self._decision else "policy")
         if outcome.sent_to_compose:
             raise PostEnded("composed", outcome.reason or "sent to compose: the persona has no publishing target")
         if not outcome.outgoing_post_id:
@@ -277,6 +282,7 @@ class ContentPostWorkflow:
             policies.api_call(f"reject {generated_post_id}"),
             what="reject the post",
         )
+        metrics.post_rejected(self._decision.by if self._decision else "policy")
         raise PostEnded("rejected", reason or "rejected")
 
     # --- publication ---------------------------------------------------------------------------------

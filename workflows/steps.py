@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.error_types import ErrorType
     from activities.models import AccountRef, BalanceView
     from activities.reelmirror import ReelMirrorActivities
+    from observability import metrics
     from workflows import policies
     from workflows.failures import ParkKind, error_message, error_type, park_kind
     from workflows.policies import ActivityOptions, Timing
@@ -230,6 +231,7 @@ class Steps(Generic[S]):
     async def _park(self, state: ParkState, wait: Callable[[], Awaitable[None]]) -> None:
         self.park = state
         self._stage_before_park = self.stage
+        metrics.parked(state.kind)
         await self.set_stage(self._parked_stage)
         workflow.logger.warning("Parked while trying to %s: %s", state.what, state.reason)
         try:
