@@ -74,7 +74,7 @@ async def test_the_key_step_two_simulated_days_after_the_confirmation_gets_its_k
     handle = await ops.start_onboarding(client, inp, DEFAULT_TASK_QUEUE)
     link = await wait_for(lambda: admin.confirmation_link(email), "the confirmation mail")
     await admin.set_chaos(error_rates={"503": 1.0}, path_pattern="/v1/api-keys$")  # hold it before the key
-    await ops.confirm_email(client, email, link)
+    await ops.confirm_email(client, inp.account_ref, link)
     await wait_for(lambda: admin.ledger(kind="email_confirmed", email=email), "the confirmation")
     await wait_for(lambda: _refused_key_requests(admin), "a held key request")
     await admin.advance_clock(TWO_DAYS)
