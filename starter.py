@@ -257,7 +257,7 @@ def import_key(
     secrets_dir: Annotated[Path | None, typer.Option(help="Defaults to REELMIRROR_SECRETS_DIR.")] = None,
 ) -> None:
     """Store an existing rm_ API key (read from standard input) for ACCOUNT, for use without onboarding."""
-    from activities.secrets import SecretStore
+    from activities.secrets import FileSecretStore
     from activities.settings import ActivitySettings
 
     _refuse_early(lambda: _account_name(account, "ACCOUNT"))
@@ -268,7 +268,7 @@ def import_key(
         root = secrets_dir or ActivitySettings.from_env().secrets_dir
     except ValueError as exc:
         fail(str(exc))
-    SecretStore(root).put(account, "api_key", key)
+    asyncio.run(FileSecretStore(root).put(account, "api_key", key))
     print(f"API key stored for account {account!r}")
     _finish(0)
 

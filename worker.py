@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 
 from activities.mailbox import SimulatorMailbox
 from activities.reelmirror import ReelMirrorActivities
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from activities.settings import ActivitySettings
 from control.connection import connect, task_queue
 from control.telemetry import configure_tracing
@@ -33,7 +33,7 @@ WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow]
 
 def build_activities(settings: ActivitySettings) -> ReelMirrorActivities:
     mailbox = SimulatorMailbox(settings.mailbox_url) if settings.mailbox_url else None
-    return ReelMirrorActivities(settings, SecretStore(settings.secrets_dir), mailbox)
+    return ReelMirrorActivities(settings, FileSecretStore(settings.secrets_dir), mailbox)
 
 
 def build_worker(client: Client, queue: str, activities: ReelMirrorActivities) -> Worker:
