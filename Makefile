@@ -24,17 +24,29 @@ $(CHROMIUM):
 		echo "the Web UI test needs Debian's chromium: sudo apt-get install chromium"; exit 1; \
 	fi
 
+# The shared secret store's tests run a real PostgreSQL server from Debian's binaries (initdb in a temp dir).
+POSTGRES_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+.PHONY: postgresql
+postgresql:
+	@if [ -z "$(POSTGRES_INITDB)" ] && ! command -v initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else \
+			echo "the secret store tests need Debian's postgresql: sudo apt-get install postgresql"; exit 1; \
+		fi; \
+	fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) postgresql
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) postgresql
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-slow: $(STAMP) $(CHROMIUM)
+test-slow: $(STAMP) $(CHROMIUM) postgresql
 	$(BIN)/python -m pytest -q -m slow
 
 demo: $(STAMP)

@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
 from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
 from activities.mailbox import MailboxError
-from activities.secrets import MissingSecretError, SecretStoreError
+from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
 from activities.settings import ActivitySettings
 from reelmirror import errors as rm
 
@@ -40,6 +40,7 @@ ROWS = [
     (rm.StripeConfirmationError("declined", decline_code="card_declined"), ErrorType.CARD_DECLINED, True, None),
     (MissingSecretError("acct", "api_key"), ErrorType.MISSING_SECRET, True, None),
     (SecretStoreError("world-readable"), ErrorType.MISSING_SECRET, True, None),
+    (SecretStoreUnavailableError("database restarting"), ErrorType.TRANSPORT_ERROR, False, None),
     (MailboxError("unreachable"), ErrorType.TRANSPORT_ERROR, False, None),
 ]
 
