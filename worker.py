@@ -2,8 +2,10 @@
 
 Configuration comes from the environment (see README): Temporal connection through temporalio's envconfig
 (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...), the ReelMirror side through
-`activities.settings.ActivitySettings` (REELMIRROR_BASE_URL, REELMIRROR_SECRETS_DIR, ...). Invalid settings
-stop it before it connects. SIGINT/SIGTERM finish in-flight activities' current attempt and exit cleanly.
+`activities.settings.ActivitySettings` (REELMIRROR_BASE_URL, REELMIRROR_SECRETS_DIR, ...), the secret store by
+`activities.secret_store_select` (REELMIRROR_SECRETS_URL: the shared PostgreSQL store). Invalid settings and an
+unusable secret store stop it before it connects. SIGINT/SIGTERM finish in-flight activities' current attempt
+and exit cleanly.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from temporalio.worker import Worker
 
 from activities.mailbox import SimulatorMailbox
 from activities.reelmirror import ReelMirrorActivities
-from activities.secrets import FileSecretStore
+from activities.secret_store_select import open_secret_store
+from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
 from control.connection import connect, task_queue
 from control.telemetry import configure_tracing
@@ -31,9 +34,9 @@ from workflows.persona_loop import PersonaLoopWorkflow
 WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow]
 
 
-def build_activities(settings: ActivitySettings) -> ReelMirrorActivities:
+def build_activities(settings: ActivitySettings, store: SecretStore) -> ReelMirrorActivities:
     mailbox = SimulatorMailbox(settings.mailbox_url) if settings.mailbox_url else None
-    return ReelMirrorActivities(settings, FileSecretStore(settings.secrets_dir), mailbox)
+    return ReelMirrorActivities(settings, store, mailbox)
 
 
 def build_worker(client: Client, queue: str, activities: ReelMirrorActivities) -> Worker:
@@ -49,8 +52,10 @@ def build_worker(client: Client, queue: str, activities: ReelMirrorActivities) -
 async def run() -> None:
     settings = ActivitySettings.from_env()
     provider = configure_tracing(os.environ.get("REELMIRROR_OTEL_EXPORTER", "none"), "reelmirror-worker")
+    store = await open_secret_store(settings)
+    logging.info("secret store: %r", store)
     client = await connect()
-    activities = build_activities(settings)
+    activities = build_activities(settings, store)
     queue = task_queue()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -64,6 +69,7 @@ async def run() -> None:
             logging.info("shutting down")
     finally:
         await activities.aclose()
+        await store.aclose()
         if provider is not None:
             provider.shutdown()
 
