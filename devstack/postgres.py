@@ -1,9 +1,10 @@
 """A throw-away PostgreSQL server from the distribution's binaries, on a free loopback port.
 
 The shared secret store's tests and rehearsals need a real server, not a mock: upserts, row locks and
-transactions are what they prove. `initdb` runs in a fresh temporary directory with trust authentication
-for one superuser, the server listens on 127.0.0.1 and a socket in that directory only, and `stop()`
-removes everything. Durability settings are off: nothing here must survive a crash of the machine.
+transactions are what they prove. `initdb` runs in a fresh temporary directory with one superuser (trust
+authentication, or a password when one is given, to test how clients supply it), the server listens on
+127.0.0.1 and a socket in that directory only, and `stop()` removes everything. Durability settings are
+off: nothing here must survive a crash of the machine.
 
 initdb and postgres refuse to run as root, so as root both run as the `postgres` system user (through
 `runuser`, which stays the parent and passes a SIGTERM on, so the server still dies with the test run).
@@ -57,7 +58,9 @@ def find_postgres_bin_dir() -> Path | None:
 class PostgresServer:
     """One server; `url(dbname)` addresses it, `create_database()` makes an empty database per test."""
 
-    def __init__(self, *, user: str = "app", port: int | None = None, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self, *, user: str = "app", password: str | None = None, port: int | None = None, startup_timeout: float = 30.0
+    ) -> None:
         bin_dir = find_postgres_bin_dir()
         if bin_dir is None:
             raise PostgresUnavailable(
@@ -66,6 +69,7 @@ class PostgresServer:
             )
         self.bin_dir = bin_dir
         self.user = user
+        self.password = password
         self.port = port or free_port()
         self.startup_timeout = startup_timeout
         self.base_dir = Path(tempfile.mkdtemp(prefix="reelmirror-pg-"))
@@ -77,6 +81,7 @@ class PostgresServer:
         self._databases = 0
 
     def url(self, dbname: str = "postgres") -> str:
+        """The database's URL, without the password (clients supply it as they would in production)."""
         return f"postgresql://{self.user}@{LOOPBACK}:{self.port}/{dbname}"
 
     def start(self) -> PostgresServer:
@@ -99,7 +104,7 @@ class PostgresServer:
         """A new empty database; returns its URL."""
         self._databases += 1
         name = f"{prefix}_{self._databases}"
-        with psycopg.connect(self.url(), autocommit=True) as conn:
+        with psycopg.connect(self.url(), autocommit=True, password=self.password) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url(name)
 
@@ -127,14 +132,24 @@ class PostgresServer:
     def _command(self, argv: list[str]) -> list[str]:
         return ["runuser", "-u", SYSTEM_USER, "--", *argv] if self._as_postgres else argv
 
-    def _initdb(self) -> None:
+    def _give_to_postgres(self, path: Path) -> None:
         if self._as_postgres:
             account = pwd.getpwnam(SYSTEM_USER)
-            os.chown(self.base_dir, account.pw_uid, account.pw_gid)
+            os.chown(path, account.pw_uid, account.pw_gid)
+
+    def _initdb(self) -> None:
+        self._give_to_postgres(self.base_dir)
         argv = [
-            str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", self.user,
+            str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", self.user,
             "-E", "UTF8", "--locale=C", "--no-sync",
         ]  # fmt: skip
+        if self.password is None:
+            argv += ["-A", "trust"]
+        else:
+            password_file = self.base_dir / "initdb-password"
+            password_file.write_text(self.password + "\n")
+            self._give_to_postgres(password_file)
+            argv += ["-A", "scram-sha-256", f"--pwfile={password_file}"]
         init = ManagedProcess("initdb", self._command(argv), self.base_dir / "initdb.log").start()
         assert init.proc is not None
         code = init.proc.wait(timeout=120)
@@ -148,7 +163,7 @@ class PostgresServer:
             if not self.process.alive():
                 raise PostgresUnavailable(f"postgres exited during start:\n{self.tail()}")
             try:
-                with psycopg.connect(self.url(), connect_timeout=2):
+                with psycopg.connect(self.url(), connect_timeout=2, password=self.password):
                     return
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
