@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -83,10 +83,17 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
-def _one_line(exc: BaseException, secret: str | None) -> str:
+def _passwords(url: str) -> set[str]:
+    """Every form in which the URL carries a password (user part or `password=`, encoded or not)."""
+    parts = urlsplit(url)
+    found = {parts.password or ""} | {v for k, v in parse_qsl(parts.query) if k.lower() == "password"}
+    return {form for value in found if value for form in (value, unquote(value))}
+
+
+def _one_line(exc: BaseException, secrets: set[str]) -> str:
     """A database error as one line, with the password scrubbed should libpq ever quote it."""
     text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip()) or type(exc).__name__
-    if secret:
+    for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text
 
@@ -101,9 +108,8 @@ class PostgresSecretStore(SecretStore):
     def __init__(
         self, url: str, ring: KeyRing, *, pool_size: int = POOL_SIZE, pool_wait_seconds: float = POOL_WAIT_SECONDS
     ) -> None:
-        self._url = url
         self._redacted = redact_url(url)
-        self._password = urlsplit(url).password
+        self._passwords = _passwords(url)
         self.ring = ring
         self._kwargs = _connect_kwargs(url)
         self._pool = AsyncConnectionPool(
@@ -137,7 +143,7 @@ class PostgresSecretStore(SecretStore):
                 await _ensure_table(conn)
         except psycopg.Error as exc:
             raise SecretStoreUnavailableError(
-                f"cannot use PostgreSQL at {store._redacted}: {_one_line(exc, store._password)}"
+                f"cannot use PostgreSQL at {store._redacted}: {_one_line(exc, store._passwords)}"
             ) from None
         await store._pool.open(wait=False)
         return store
@@ -232,7 +238,7 @@ class PostgresSecretStore(SecretStore):
                 yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
             raise SecretStoreUnavailableError(
-                f"secret store at {self._redacted} is unavailable: {_one_line(exc, self._password)}"
+                f"secret store at {self._redacted} is unavailable: {_one_line(exc, self._passwords)}"
             ) from None
 
 
