@@ -69,7 +69,7 @@ async def test_a_sync_whose_start_answer_was_lost_is_waited_for_not_skipped(
     after = await run(acts.start_sync, persona)
     skipped = await run(acts.poll_sync_job, setup.input(JobInput, job_id=after.job_ids[0]))
     assert skipped.status == "skipped"
-    client = acts._account_client(account.ref)
+    client = await acts._account_client(account.ref)
     assert len(await client.list_source_posts(setup.persona_id)) == BACKLOG
     syncs = await sim_admin.ledger(kind="sync", persona_id=setup.persona_id)
     assert [s["details"]["status"] for s in syncs] == ["pending", "skipped", "skipped"]
@@ -251,7 +251,7 @@ async def test_a_bad_key_is_unauthorized_and_no_key_is_missing_secret(
 ) -> None:
     account = await onboarded(card=False)
     bad_key = "rm_" + "Z" * 40
-    store.put(account.ref, "api_key", bad_key)
+    await store.put(account.ref, "api_key", bad_key)
     error = await run.failure(acts.get_balance, AccountRef(account_ref=account.ref))
     assert error.type == "UNAUTHORIZED" and error.non_retryable
     assert bad_key not in error.message
