@@ -85,23 +85,25 @@ class AccountActivities(ActivityBase):
         operator has looked. 409 (or a repeat Supabase answers 200, same user) means "already exists".
         """
         ref, email = input.account_ref, input.email
-        known_user = self.store.get(ref, USER_ID)
-        known_email = self.store.get(ref, EMAIL)
-        known = known_user is not None or self.store.get(ref, SIGNED_UP) is not None
+        known_user = await self.store.get(ref, USER_ID)
+        known_email = await self.store.get(ref, EMAIL)
+        known = known_user is not None or await self.store.get(ref, SIGNED_UP) is not None
         if known and known_email and known_email.get_secret_value().lower() == email.lower():
             # An earlier attempt signed up and stored the answer: do not spend another signup on it.
             return SignupOutcome(user_id=known_user.get_secret_value() if known_user else None, already_exists=True)
-        password = self.store.get(ref, PASSWORD)
+        password = await self.store.get(ref, PASSWORD)
         if password is None:
             password = SecretStr(pysecrets.token_urlsafe(24))
-            self.store.update(ref, {PASSWORD: password, EMAIL: email})
-        pending = self.store.get(ref, SIGNUP_PENDING)
-        sent = _count(self.store.get(ref, SIGNUP_POSTS))
+            await self.store.update(ref, {PASSWORD: password, EMAIL: email})
+        pending = await self.store.get(ref, SIGNUP_PENDING)
+        sent = _count(await self.store.get(ref, SIGNUP_POSTS))
         if pending is not None:
             heartbeat("checking whether the earlier signup landed")
             landed = await self._signup_landed(ref, email, password, since=_unix(pending))
             if landed is not None:
-                self.store.update(ref, {SIGNUP_PENDING: None, SIGNED_UP: "1", USER_ID: landed or None, EMAIL: email})
+                await self.store.update(
+                    ref, {SIGNUP_PENDING: None, SIGNED_UP: "1", USER_ID: landed or None, EMAIL: email}
+                )
                 activity.logger.info("signup of account %s: the earlier request created the account", ref)
                 return SignupOutcome(user_id=landed or None, recovered=True)
             if sent >= MAX_SIGNUP_POSTS:
@@ -109,18 +111,18 @@ class AccountActivities(ActivityBase):
             activity.logger.warning(
                 "signup of account %s: nothing shows the earlier request landed; sending it again", ref
             )
-        self.store.update(ref, {SIGNUP_PENDING: str(time.time()), SIGNUP_POSTS: str(sent + 1)})
+        await self.store.update(ref, {SIGNUP_PENDING: str(time.time()), SIGNUP_POSTS: str(sent + 1)})
         try:
             result = await self._client().signup(email, password, idempotency_key=idempotency_key("signup"))
         except ConflictError:
-            self.store.update(ref, {SIGNUP_PENDING: None})
+            await self.store.update(ref, {SIGNUP_PENDING: None})
             activity.logger.info("signup of account %s: the e-mail is already registered", ref)
             return SignupOutcome(already_exists=True)
         except Exception as exc:
             if not may_have_committed(exc):
-                self.store.update(ref, {SIGNUP_PENDING: None, SIGNUP_POSTS: str(sent)})
+                await self.store.update(ref, {SIGNUP_PENDING: None, SIGNUP_POSTS: str(sent)})
             raise
-        self.store.update(ref, {USER_ID: result.user_id, EMAIL: email, SIGNUP_PENDING: None, SIGNED_UP: "1"})
+        await self.store.update(ref, {USER_ID: result.user_id, EMAIL: email, SIGNUP_PENDING: None, SIGNED_UP: "1"})
         activity.logger.info("signed up account %s as user %s", ref, result.user_id)
         return SignupOutcome(user_id=result.user_id, recovered=pending is not None)
 
@@ -159,7 +161,7 @@ class AccountActivities(ActivityBase):
         sessions = self._sessions()
         origin = sessions.trusted_origin(link)
         link_fp = fingerprint(link)
-        stored = self._stored_session(ref, link_fp)
+        stored = await self._stored_session(ref, link_fp)
         if stored is not None:
             return stored
         try:
@@ -183,9 +185,9 @@ class AccountActivities(ActivityBase):
             user_id=user_id, email=session.email or input.email, jwt_fingerprint=fingerprint(session.access_token)
         )
 
-    def _stored_session(self, ref: str, link_fp: str) -> VerifyEmailOutcome | None:
-        consumed = self.store.get(ref, VERIFIED_LINK)
-        token = self.store.get(ref, JWT)
+    async def _stored_session(self, ref: str, link_fp: str) -> VerifyEmailOutcome | None:
+        consumed = await self.store.get(ref, VERIFIED_LINK)
+        token = await self.store.get(ref, JWT)
         if consumed is None or token is None or consumed.get_secret_value() != link_fp:
             return None
         claims = decode_jwt_claims(token.get_secret_value())
@@ -254,10 +256,10 @@ class AccountActivities(ActivityBase):
 
     async def _reusable_key(self, ref: str, wanted: list[str]) -> ApiKeyOutcome | None:
         """The stored key if it authenticates and covers `wanted` (a key stored by hand, scopes unknown, is trusted)."""
-        key = self.store.get(ref, API_KEY)
+        key = await self.store.get(ref, API_KEY)
         if key is None:
             return None
-        scopes_text = self.store.get(ref, API_KEY_SCOPES)
+        scopes_text = await self.store.get(ref, API_KEY_SCOPES)
         scopes = scopes_text.get_secret_value().split() if scopes_text is not None else list(wanted)
         if not set(wanted) <= set(scopes):
             activity.logger.info("stored key of account %s lacks requested scopes: creating a new one", ref)
@@ -265,7 +267,7 @@ class AccountActivities(ActivityBase):
         if not await _authenticates(self._client(key.get_secret_value())):
             activity.logger.info("stored key of account %s is refused (401): creating a new one", ref)
             return None
-        key_id = self.store.get(ref, API_KEY_ID)
+        key_id = await self.store.get(ref, API_KEY_ID)
         return ApiKeyOutcome(
             key_id=key_id.get_secret_value() if key_id else "unknown",
             fingerprint=fingerprint(key),
@@ -285,7 +287,7 @@ class AccountActivities(ActivityBase):
         `has_payment_method` when the answer has it, else from the stored intent at Stripe.
         """
         ref = input.account_ref
-        client = self._account_client(ref)
+        client = await self._account_client(ref)
         intents = StoredIntents(self.settings, self.store)
         balance = await client.get_balance()
         stored = await intents.stored(ref)
@@ -308,7 +310,7 @@ class AccountActivities(ActivityBase):
             activity.logger.info(
                 "setup intent %s of account %s is %s: asking for a new one", state.id, ref, state.status
             )
-        payment_method = self._payment_method(ref)
+        payment_method = await self._payment_method(ref)
         publishable_key = self._publishable_key()
         heartbeat("creating setup intent")
         created = await client.create_setup_intent(idempotency_key=idempotency_key("setup-intent"))
@@ -327,7 +329,7 @@ class AccountActivities(ActivityBase):
         try:
             confirmed = await confirm_setup_intent(
                 intent.client_secret,
-                (payment_method or self._payment_method(ref)).get_secret_value(),
+                (payment_method or await self._payment_method(ref)).get_secret_value(),
                 publishable_key or self._publishable_key(),
                 api_base=self.settings.stripe_api_base,
                 request_timeout=self.settings.http_timeout_seconds,
@@ -339,8 +341,8 @@ class AccountActivities(ActivityBase):
         activity.logger.info("card confirmed for account %s: %s %s", ref, confirmed.id, confirmed.status)
         return CardOutcome(setup_intent_id=confirmed.id, status=confirmed.status)
 
-    def _payment_method(self, ref: str) -> SecretStr:
-        payment_method = self.store.get(ref, PAYMENT_METHOD) or self.settings.payment_method
+    async def _payment_method(self, ref: str) -> SecretStr:
+        payment_method = await self.store.get(ref, PAYMENT_METHOD) or self.settings.payment_method
         if payment_method is None:
             raise MissingSecretError(
                 ref, PAYMENT_METHOD, hint="set REELMIRROR_PAYMENT_METHOD or store the account's payment_method"
@@ -364,7 +366,8 @@ class AccountActivities(ActivityBase):
         The card counts as saved when the balance says so or, when the answer does not say, when the
         stored SetupIntent succeeded at Stripe; the bonus itself only comes with a saved card.
         """
-        balance = await self._account_client(input.account_ref).get_balance()
+        client = await self._account_client(input.account_ref)
+        balance = await client.get_balance()
         card = balance.has_payment_method
         if card is None:
             card = await StoredIntents(self.settings, self.store).card_saved(input.account_ref)
@@ -379,15 +382,15 @@ class AccountActivities(ActivityBase):
     @activity.defn
     @translated
     async def get_balance(self, input: AccountRef) -> BalanceView:
-        return BalanceView.model_validate(await self._account_client(input.account_ref).get_balance())
+        client = await self._account_client(input.account_ref)
+        return BalanceView.model_validate(await client.get_balance())
 
     @activity.defn
     @translated
     async def configure_auto_reload(self, input: AutoReloadInput) -> BalanceView:
         """Set auto-reload (idempotent: the same PATCH twice leaves the same settings)."""
-        balance = await self._account_client(input.account_ref).update_balance(
-            input.enabled, input.threshold_cents, input.amount_cents
-        )
+        client = await self._account_client(input.account_ref)
+        balance = await client.update_balance(input.enabled, input.threshold_cents, input.amount_cents)
         return BalanceView.model_validate(balance)
 
 

@@ -65,7 +65,7 @@ class ContentActivities(ActivityBase):
         sync is older than the cooldown (or that never completed one) means a sync is running: NotReady,
         and the retry policy asks again until it is over.
         """
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         started = await client.sync_persona(input.persona_id)
         heartbeat("checking for skipped jobs")
         skipped = [
@@ -85,7 +85,8 @@ class ContentActivities(ActivityBase):
     @translated
     async def poll_sync_job(self, input: JobInput) -> SyncJobView:
         """Poll: NotReady until the job is completed, failed or skipped."""
-        job = await self._account_client(input.account_ref).get_sync_job(input.job_id)
+        client = await self._account_client(input.account_ref)
+        job = await client.get_sync_job(input.job_id)
         if not job.is_terminal:
             raise not_ready(f"sync job {job.id} is {job.status}")
         return SyncJobView.model_validate(job)
@@ -97,7 +98,7 @@ class ContentActivities(ActivityBase):
         post that already exists for it. A post of an auto_clone/auto_publish source without one is deferred:
         the server will generate it, and generating it ourselves would pay twice. So is a post whose source
         cannot be told (the answers name none) while any source lets the server generate."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         sources = await client.list_sources(input.persona_id)
         heartbeat("listing source posts")
         source_posts = await client.list_source_posts(input.persona_id)
@@ -167,13 +168,14 @@ class ContentActivities(ActivityBase):
         Every attempt checks our own records and the persona's list first, and an attempt after an
         unanswered request waits out the settle time before it may post again (see `activities.generation`).
         """
-        return await generate_once(self._account_client(input.account_ref), self.store, self.settings, input)
+        client = await self._account_client(input.account_ref)
+        return await generate_once(client, self.store, self.settings, input)
 
     @activity.defn
     @translated
     async def find_generated_post(self, input: FindGeneratedInput) -> GenerateOutcome:
         """Poll: NotReady until the server's automation has generated a post for the source post."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         existing = await existing_posts(client, input.persona_id, input.source_post_id)
         if not existing:
             raise not_ready(f"the server has not generated a post for source post {input.source_post_id} yet")

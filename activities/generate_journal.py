@@ -74,7 +74,7 @@ class GenerateJournal:
 
     async def read(self, persona_id: str, source_post_id: str) -> GenerateRecord:
         """The record of this source post (an empty one when nothing was ever sent for it)."""
-        record = self._load(_name(persona_id, source_post_id))
+        record = await self._load(_name(persona_id, source_post_id))
         return record or GenerateRecord(persona_id, source_post_id)
 
     async def started(
@@ -82,42 +82,44 @@ class GenerateJournal:
     ) -> GenerateRecord:
         """Write the request down before it is sent."""
         pending = PendingGenerate(idempotency_key, time.time(), None, known_ids)
-        return self._save(replace(record, pending=pending))
+        return await self._save(replace(record, pending=pending))
 
     async def repeated(self, record: GenerateRecord) -> GenerateRecord:
         """The same request (same idempotency key) is sent again, to a server that honours the key."""
         assert record.pending is not None
-        return self._save(replace(record, pending=replace(record.pending, abandoned_at=None, started_at=time.time())))
+        return await self._save(
+            replace(record, pending=replace(record.pending, abandoned_at=None, started_at=time.time()))
+        )
 
     async def abandoned(self, record: GenerateRecord) -> GenerateRecord:
         """The request got no answer that settles it: it may still commit."""
         if record.pending is None:
             return record
-        return self._save(replace(record, pending=replace(record.pending, abandoned_at=time.time())))
+        return await self._save(replace(record, pending=replace(record.pending, abandoned_at=time.time())))
 
     async def not_committed(self, record: GenerateRecord) -> GenerateRecord:
         """The server answered that it created nothing (or a check after the settle time found nothing)."""
-        return self._save(replace(record, pending=None))
+        return await self._save(replace(record, pending=None))
 
     async def generated(self, record: GenerateRecord, generated_post_id: str) -> GenerateRecord:
         """The request's (or an earlier one's) post is known: later attempts adopt it."""
-        done = self._save(replace(record, generated_post_id=generated_post_id, pending=None))
-        self._prune(record.persona_id)
+        done = await self._save(replace(record, generated_post_id=generated_post_id, pending=None))
+        await self._prune(record.persona_id)
         return done
 
     async def claimed_ids(self, persona_id: str) -> set[str]:
         """Generated post ids our records already give to a source post of this persona."""
-        return {r.generated_post_id for r in self._persona_records(persona_id) if r.generated_post_id}
+        return {r.generated_post_id for r in await self._persona_records(persona_id) if r.generated_post_id}
 
     # --- storage ------------------------------------------------------------------------------------
 
-    def _save(self, record: GenerateRecord) -> GenerateRecord:
+    async def _save(self, record: GenerateRecord) -> GenerateRecord:
         record = replace(record, updated_at=time.time())
-        self.store.update(self.ref, {record.name: json.dumps(asdict(record), separators=(",", ":"))})
+        await self.store.update(self.ref, {record.name: json.dumps(asdict(record), separators=(",", ":"))})
         return record
 
-    def _load(self, name: str) -> GenerateRecord | None:
-        text = self.store.get(self.ref, name)
+    async def _load(self, name: str) -> GenerateRecord | None:
+        text = await self.store.get(self.ref, name)
         if text is None:
             return None
         try:
@@ -127,20 +129,21 @@ class GenerateJournal:
         except (TypeError, ValueError):
             return None
 
-    def _persona_records(self, persona_id: str) -> list[GenerateRecord]:
+    async def _persona_records(self, persona_id: str) -> list[GenerateRecord]:
         prefix = _persona_prefix(persona_id)
-        records = (self._load(name) for name in self.store.names(self.ref) if name.startswith(prefix))
+        names = [name for name in await self.store.names(self.ref) if name.startswith(prefix)]
+        records = [await self._load(name) for name in names]
         return [r for r in records if r is not None and r.persona_id == persona_id]
 
-    def _prune(self, persona_id: str) -> None:
+    async def _prune(self, persona_id: str) -> None:
         now = time.time()
         stale = {
             r.name: None
-            for r in self._persona_records(persona_id)
+            for r in await self._persona_records(persona_id)
             if now - r.updated_at > (PENDING_RETENTION_SECONDS if r.pending else DONE_RETENTION_SECONDS)
         }
         if stale:
-            self.store.update(self.ref, stale)
+            await self.store.update(self.ref, stale)
 
 
 def _digest(value: str, chars: int) -> str:

@@ -44,11 +44,11 @@ class KeyAttempts:
         self.ref = account_ref
 
     async def orphans(self) -> list[str]:
-        text = self.store.get(self.ref, API_KEY_ORPHANS)
+        text = await self.store.get(self.ref, API_KEY_ORPHANS)
         return text.get_secret_value().split() if text is not None else []
 
     async def pending(self) -> KeyAttempt | None:
-        text = self.store.get(self.ref, API_KEY_PENDING)
+        text = await self.store.get(self.ref, API_KEY_PENDING)
         if text is None:
             return None
         try:
@@ -65,7 +65,7 @@ class KeyAttempts:
         if earlier is not None and earlier.name not in orphans:
             orphans.append(earlier.name)
         attempt = KeyAttempt(f"{base_name}-{pysecrets.token_hex(3)}", idempotency_key, jwt)
-        self.store.update(
+        await self.store.update(
             self.ref, {API_KEY_PENDING: json.dumps(asdict(attempt)), API_KEY_ORPHANS: "\n".join(orphans) or None}
         )
         return attempt
@@ -73,13 +73,13 @@ class KeyAttempts:
     async def resend_with(self, attempt: KeyAttempt, jwt: str) -> KeyAttempt:
         """The same attempt, about to be sent with a renewed JWT (after a 401: nothing was created)."""
         renewed = KeyAttempt(attempt.name, attempt.idempotency_key, jwt)
-        self.store.update(self.ref, {API_KEY_PENDING: json.dumps(asdict(renewed))})
+        await self.store.update(self.ref, {API_KEY_PENDING: json.dumps(asdict(renewed))})
         return renewed
 
     async def not_sent(self) -> None:
         """The server answered that it created nothing: the attempt leaves no key behind."""
-        self.store.update(self.ref, {API_KEY_PENDING: None})
+        await self.store.update(self.ref, {API_KEY_PENDING: None})
 
     async def created(self, values: dict[str, str]) -> None:
         """The key is ours: store it (`values`) and close the attempt in one write."""
-        self.store.update(self.ref, {**values, API_KEY_PENDING: None})
+        await self.store.update(self.ref, {**values, API_KEY_PENDING: None})

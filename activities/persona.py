@@ -49,7 +49,7 @@ class PersonaActivities(ActivityBase):
         Names are not unique server-side, so a create whose answer was lost is found by name on the
         retry; several matches (made by hand) resolve to the oldest, the same one every time.
         """
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         if input.known_persona_id:
             persona = await client.get_persona(input.known_persona_id)
             return PersonaView(id=persona.id, name=persona.name or input.name)
@@ -70,7 +70,7 @@ class PersonaActivities(ActivityBase):
     @translated
     async def ensure_source(self, input: EnsureSourceInput) -> SourceView:
         """Add the source; on 409 (it exists) find it and PATCH its automation mode if it differs."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         try:
             source = await client.add_source(input.persona_id, input.platform, input.username, input.automation_mode)
         except ConflictError:
@@ -98,7 +98,7 @@ class PersonaActivities(ActivityBase):
     async def ensure_publishing_target(self, input: EnsureTargetInput) -> TargetView:
         """Link a connected account to the persona. A bot cannot connect accounts (OAuth in the dashboard),
         so no matching account is reported as `linked=False` with the reason, not raised."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         account = _find_account(await client.list_publishing_accounts(), input)
         if account is None:
             wanted = input.connected_account_id or f"{input.platform}/{input.username}"

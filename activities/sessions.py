@@ -113,18 +113,18 @@ class Sessions:
             AUTH_ORIGIN: origin,
             **extra,
         }
-        self.store.update(ref, values)
+        await self.store.update(ref, values)
 
     # --- a usable JWT ---------------------------------------------------------------------------------
 
     async def fresh_jwt(self, ref: str, *, force: bool = False) -> SecretStr:
         """The stored JWT, refreshed first when it expires within the margin (or when `force`d, after a 401)."""
-        jwt = self.store.get(ref, JWT)
-        if jwt is None and self.store.get(ref, REFRESH_TOKEN) is None:
+        jwt = await self.store.get(ref, JWT)
+        if jwt is None and await self.store.get(ref, REFRESH_TOKEN) is None:
             raise MissingSecretError(ref, JWT, hint="confirm the e-mail first (verify_email)")
-        if jwt is not None and not force and not _expiring(self.store.get(ref, JWT_EXPIRES_AT), jwt):
+        if jwt is not None and not force and not _expiring(await self.store.get(ref, JWT_EXPIRES_AT), jwt):
             return jwt
-        origin = self.origin(ref)
+        origin = await self.origin(ref)
         if origin is None:
             if jwt is None:
                 raise MissingSecretError(ref, JWT, hint="confirm the e-mail first (verify_email)")
@@ -134,21 +134,21 @@ class Sessions:
         activity.logger.info("renewed the Supabase session of account %s", ref)
         return session.access_token
 
-    def origin(self, ref: str) -> str | None:
+    async def origin(self, ref: str) -> str | None:
         """Where refresh and login go: the configured auth origin, else the one the account's link came from."""
         if self.settings.auth_origin is not None:
             return self.settings.auth_origin
-        stored = self.store.get(ref, AUTH_ORIGIN)
+        stored = await self.store.get(ref, AUTH_ORIGIN)
         return stored.get_secret_value() if stored is not None else None
 
     async def _renew(self, ref: str, origin: str) -> AuthSession:
-        refresh = self.store.get(ref, REFRESH_TOKEN)
+        refresh = await self.store.get(ref, REFRESH_TOKEN)
         if refresh is not None:
             try:
                 return await refresh_session(refresh, **self._call(origin))
             except InvalidRefreshTokenError:
                 activity.logger.info("the refresh token of account %s is spent: signing in with the password", ref)
-        password, email = self.store.get(ref, PASSWORD), self.store.get(ref, EMAIL)
+        password, email = await self.store.get(ref, PASSWORD), await self.store.get(ref, EMAIL)
         if password is None or email is None:
             raise ApplicationError(
                 f"the Supabase session of account {ref} expired and cannot be renewed (no password stored): "
@@ -190,7 +190,7 @@ class Sessions:
         An attempt killed after it followed the link but before it stored the session leaves the account
         confirmed and the link spent: the password is the way back in.
         """
-        password, stored_email = self.store.get(ref, PASSWORD), self.store.get(ref, EMAIL)
+        password, stored_email = await self.store.get(ref, PASSWORD), await self.store.get(ref, EMAIL)
         if password is None or stored_email is None or stored_email.get_secret_value().lower() != email.lower():
             raise spent
         try:

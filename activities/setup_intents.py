@@ -51,16 +51,16 @@ class StoredIntents:
         self.store = store
 
     async def stored(self, ref: str) -> StoredIntent | None:
-        intent_id, secret = self.store.get(ref, SETUP_INTENT_ID), self.store.get(ref, SETUP_INTENT_SECRET)
+        intent_id, secret = await self.store.get(ref, SETUP_INTENT_ID), await self.store.get(ref, SETUP_INTENT_SECRET)
         if intent_id is None or secret is None:
             return None
-        run = self.store.get(ref, SETUP_INTENT_RUN)
+        run = await self.store.get(ref, SETUP_INTENT_RUN)
         return StoredIntent(intent_id.get_secret_value(), secret, run.get_secret_value() if run else "")
 
     async def remember(self, ref: str, intent: SetupIntentSecret) -> StoredIntent:
         """Store a new intent (before anything confirms it)."""
         stored = StoredIntent(intent.intent_id, intent.client_secret, current_run())
-        self.store.update(
+        await self.store.update(
             ref, {SETUP_INTENT_ID: stored.id, SETUP_INTENT_SECRET: stored.client_secret, SETUP_INTENT_RUN: stored.run}
         )
         return stored

@@ -40,9 +40,9 @@ async def test_a_lost_key_answer_gives_one_usable_key_and_reports_the_orphan(
     first, second = await key_names(sim_admin, email)
     assert first != second and first.startswith("bot-") and second == key.name
     assert key.possibly_orphaned == [first]
-    stored = store.get("lostkey", "api_key")
+    stored = await store.get("lostkey", "api_key")
     assert stored is not None and fingerprint(stored) == key.fingerprint
-    assert store.get("lostkey", API_KEY_PENDING) is None
+    assert await store.get("lostkey", API_KEY_PENDING) is None
     async with ReelMirrorClient(settings.base_url, token=stored) as client:
         await client.get_balance()  # the key we hold works
     # A later run reuses the key and still reports what may be orphaned.

@@ -31,10 +31,10 @@ async def intent_left_by_a_dead_attempt(
     settings: ActivitySettings, store: SecretStore, account: Account, *, confirm: bool
 ) -> str:
     """What an attempt killed after storing (and maybe confirming) its SetupIntent leaves behind."""
-    key = store.get(account.ref, "api_key")
+    key = await store.get(account.ref, "api_key")
     async with ReelMirrorClient(settings.base_url, token=key) as client:
         intent = await client.create_setup_intent()
-    store.update(
+    await store.update(
         account.ref,
         {SETUP_INTENT_ID: intent.intent_id, SETUP_INTENT_SECRET: intent.client_secret, SETUP_INTENT_RUN: TEST_RUN},
     )
@@ -96,11 +96,11 @@ async def test_a_cancelled_intent_is_replaced(
     onboarded: Callable[..., Awaitable[Account]],
 ) -> None:
     account = await onboarded(card=False)
-    store.put(account.ref, "payment_method", "pm_card_visa_chargeDeclined")
+    await store.put(account.ref, "payment_method", "pm_card_visa_chargeDeclined")
     declined = await run.failure(acts.attach_card, AccountRef(account_ref=account.ref))
     assert declined.type == ErrorType.CARD_DECLINED
-    cancelled = store.get(account.ref, SETUP_INTENT_ID)  # localstripe cancels an intent whose card was declined
-    store.put(account.ref, "payment_method", "pm_card_visa")  # the operator fixed the card
+    cancelled = await store.get(account.ref, SETUP_INTENT_ID)  # localstripe cancels an intent whose card was declined
+    await store.put(account.ref, "payment_method", "pm_card_visa")  # the operator fixed the card
 
     card = await run(acts.attach_card, AccountRef(account_ref=account.ref))
 
@@ -120,7 +120,7 @@ async def test_a_card_that_asks_for_3d_secure_needs_a_human(
     admin_stripe = stripe.StripeClient("sk_test_tests", base_addresses={"api": settings.stripe_api_base})
     card = {"number": THREE_D_SECURE_CARD, "exp_month": 12, "exp_year": 2035, "cvc": "123"}
     method = await admin_stripe.v1.payment_methods.create_async(params={"type": "card", "card": card})
-    store.put(account.ref, "payment_method", method.id)
+    await store.put(account.ref, "payment_method", method.id)
 
     first = await run.failure(acts.attach_card, AccountRef(account_ref=account.ref))
     again = await run.failure(acts.attach_card, AccountRef(account_ref=account.ref))  # read back: still waiting

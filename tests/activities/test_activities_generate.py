@@ -113,7 +113,7 @@ async def test_a_worker_killed_mid_request_counts_as_unanswered(
     setup, (source_post_id,) = await persona_with_posts(run, acts, sim_admin, account, 1)
     await sim_admin.patch_config({"answers": "guide"})
     journal = GenerateJournal(store, account.ref)
-    async with ReelMirrorClient(settings.base_url, token=store.get(account.ref, "api_key")) as client:
+    async with ReelMirrorClient(settings.base_url, token=await store.get(account.ref, "api_key")) as client:
         before = [str(p.id) for p in await client.list_generated_posts(setup.persona_id)]
         await journal.started(await journal.read(setup.persona_id, source_post_id), "dead-worker-key", before)
         made = await client.generate(source_post_id, setup.persona_id)

@@ -13,7 +13,7 @@ from activity_helpers import Runner
 from activities.error_types import PARK_FOR_OPERATOR, ErrorType
 from activities.models import CreateApiKeyInput, SignupInput, VerifyEmailInput
 from activities.reelmirror import ReelMirrorActivities
-from activities.secrets import SecretStore, fingerprint
+from activities.secrets import FileSecretStore, SecretStore, fingerprint
 from activities.sessions import JWT, JWT_EXPIRES_AT, PASSWORD, REFRESH_TOKEN, Sessions
 from activities.settings import ActivitySettings
 from reelmirror.errors import UntrustedLinkError
@@ -38,13 +38,13 @@ async def test_the_key_step_two_days_after_the_confirmation_gets_its_key(
 ) -> None:
     """The hour-long JWT died long ago; the stored refresh token renews it before the key is asked for."""
     await confirmed(run, acts, "later")
-    old_jwt = store.get("later", JWT)
+    old_jwt = await store.get("later", JWT)
     await sim_admin.advance_clock(TWO_DAYS)
 
     key = await run(acts.create_api_key, CreateApiKeyInput(account_ref="later", name="bot", scopes=SCOPES))
 
     assert key.key_id and not key.reused and key.possibly_orphaned == []
-    assert store.get("later", JWT) != old_jwt  # renewed and kept
+    assert await store.get("later", JWT) != old_jwt  # renewed and kept
     assert len(await sim_admin.ledger(kind="api_key", email="later@example.com")) == 1
 
 
@@ -52,35 +52,36 @@ async def test_a_jwt_about_to_expire_is_renewed_before_it_is_used(
     run: Runner, acts: ReelMirrorActivities, store: SecretStore, sim_admin: SimulatorAdmin
 ) -> None:
     await confirmed(run, acts, "soon")
-    store.update("soon", {JWT_EXPIRES_AT: str(int(time.time()) + 30)})  # inside the refresh margin
+    await store.update("soon", {JWT_EXPIRES_AT: str(int(time.time()) + 30)})  # inside the refresh margin
     before = (await sim_admin.stats())["by_status"].get("401", 0)
 
     key = await run(acts.create_api_key, CreateApiKeyInput(account_ref="soon", name="bot", scopes=SCOPES))
 
     assert key.key_id
     assert (await sim_admin.stats())["by_status"].get("401", 0) == before  # no refused attempt first
-    assert float(store.get("soon", JWT_EXPIRES_AT).get_secret_value()) > time.time() + 600  # type: ignore[union-attr]
+    expires_at = await store.get("soon", JWT_EXPIRES_AT)
+    assert expires_at is not None and float(expires_at.get_secret_value()) > time.time() + 600
 
 
 async def test_a_spent_refresh_token_falls_back_to_the_password(
     run: Runner, acts: ReelMirrorActivities, store: SecretStore, sim_admin: SimulatorAdmin, simulator: SimulatorServer
 ) -> None:
     await confirmed(run, acts, "spent")
-    refresh = store.get("spent", REFRESH_TOKEN)
+    refresh = await store.get("spent", REFRESH_TOKEN)
     assert refresh is not None
     await refresh_session(refresh, auth_origin=simulator.origin)  # someone else used it: Supabase rotates them
     await sim_admin.advance_clock(TWO_DAYS)
 
     key = await run(acts.create_api_key, CreateApiKeyInput(account_ref="spent", name="bot", scopes=SCOPES))
 
-    assert key.key_id and store.get("spent", REFRESH_TOKEN) != refresh
+    assert key.key_id and await store.get("spent", REFRESH_TOKEN) != refresh
 
 
 async def test_a_wrong_password_parks_with_what_to_do(
     run: Runner, acts: ReelMirrorActivities, store: SecretStore, sim_admin: SimulatorAdmin
 ) -> None:
     await confirmed(run, acts, "wrongpw")
-    store.update("wrongpw", {REFRESH_TOKEN: None, PASSWORD: "not-the-password"})
+    await store.update("wrongpw", {REFRESH_TOKEN: None, PASSWORD: "not-the-password"})
     await sim_admin.advance_clock(TWO_DAYS)
 
     error = await run.failure(acts.create_api_key, CreateApiKeyInput(account_ref="wrongpw", name="bot", scopes=SCOPES))
@@ -95,7 +96,7 @@ async def test_no_refresh_token_and_no_password_parks_as_session_expired(
     run: Runner, acts: ReelMirrorActivities, store: SecretStore, sim_admin: SimulatorAdmin
 ) -> None:
     await confirmed(run, acts, "nothing")
-    store.update("nothing", {REFRESH_TOKEN: "spent-long-ago", PASSWORD: None})
+    await store.update("nothing", {REFRESH_TOKEN: "spent-long-ago", PASSWORD: None})
     await sim_admin.advance_clock(TWO_DAYS)
 
     error = await run.failure(acts.create_api_key, CreateApiKeyInput(account_ref="nothing", name="bot", scopes=SCOPES))
@@ -116,7 +117,7 @@ async def test_a_link_followed_before_the_worker_died_is_replaced_by_the_passwor
 
     verified = await run(acts.verify_email, VerifyEmailInput(account_ref="killed", email=email, link=link))
 
-    jwt = store.get("killed", JWT)
+    jwt = await store.get("killed", JWT)
     assert jwt is not None and verified.jwt_fingerprint == fingerprint(jwt) != fingerprint(lost.access_token)
     assert verified.email == email and verified.user_id == lost.user_id
     key = await run(acts.create_api_key, CreateApiKeyInput(account_ref="killed", name="bot", scopes=SCOPES))
@@ -155,7 +156,7 @@ async def test_a_link_to_another_origin_is_never_requested(
     ],
 )
 def test_without_an_auth_origin_only_supabase_links_are_trusted(tmp_path: Path, link: str, origin: str | None) -> None:
-    sessions = Sessions(ActivitySettings(), SecretStore(tmp_path), httpx.AsyncClient())
+    sessions = Sessions(ActivitySettings(), FileSecretStore(tmp_path), httpx.AsyncClient())
     if origin is None:
         with pytest.raises(UntrustedLinkError):
             sessions.trusted_origin(link)
@@ -165,7 +166,7 @@ def test_without_an_auth_origin_only_supabase_links_are_trusted(tmp_path: Path, 
 
 def test_with_an_auth_origin_only_its_links_are_trusted(tmp_path: Path) -> None:
     settings = ActivitySettings(auth_origin="http://127.0.0.1:8787")
-    sessions = Sessions(settings, SecretStore(tmp_path), httpx.AsyncClient())
+    sessions = Sessions(settings, FileSecretStore(tmp_path), httpx.AsyncClient())
     assert sessions.trusted_origin("http://127.0.0.1:8787/auth/v1/verify?token=t") == "http://127.0.0.1:8787"
     for link in ("https://abcd.supabase.co/auth/v1/verify?token=t", "http://127.0.0.1:8788/auth/v1/verify"):
         with pytest.raises(UntrustedLinkError) as info:

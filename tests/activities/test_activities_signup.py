@@ -103,7 +103,7 @@ async def test_after_two_unanswered_requests_no_third_is_sent(
     assert "send retry" in parked.message and "signup_posts" in parked.message
     assert (await sim_admin.stats())["faults"]["503"] == 2
     assert await signup_requests(sim_admin, "twice@example.com") == []  # the faults are spent: a third would land
-    assert store.get("twice", "password") is not None
+    assert await store.get("twice", "password") is not None
 
 
 async def test_a_worker_killed_mid_request_counts_as_a_lost_answer(
@@ -111,7 +111,7 @@ async def test_a_worker_killed_mid_request_counts_as_a_lost_answer(
 ) -> None:
     """The dead attempt left its password and its mark in the store, and its request committed."""
     email = "killed@example.com"
-    store.update("killed", {"password": "the-dead-workers-password", "email": email, "signup_pending_at": "1"})
+    await store.update("killed", {"password": "the-dead-workers-password", "email": email, "signup_pending_at": "1"})
     async with ReelMirrorClient(settings.base_url) as client:
         await client.signup(email, "the-dead-workers-password")
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.client import Client
 
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
 from devstack.stack import LocalStack
@@ -50,7 +50,7 @@ async def onboard(client: Client, email: str, account: str) -> tuple[AccountSumm
 
 
 async def held_key_works(stack: LocalStack, account: str) -> bool:
-    key = SecretStore(stack.secrets_dir).get(account, "api_key")
+    key = await FileSecretStore(stack.secrets_dir).get(account, "api_key")
     assert key is not None
     async with ReelMirrorClient(stack.sim_api, token=key) as api:
         return (await api.get_balance()).balance_cents is not None

@@ -18,7 +18,7 @@ from activities.error_types import ErrorType
 from activities.imap_mailbox import ImapMailbox
 from activities.models import SignupInput, VerifyEmailInput
 from activities.reelmirror import ReelMirrorActivities
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from activities.settings import ActivitySettings
 from devstack.dovecot import Dovecot
 from simulator.admin import SimulatorAdmin
@@ -36,7 +36,7 @@ def settings(simulator: SimulatorServer, tmp_path: Path) -> ActivitySettings:
 
 
 async def _activities(settings: ActivitySettings, mailbox: ImapMailbox) -> AsyncIterator[ReelMirrorActivities]:
-    activities = ReelMirrorActivities(settings, SecretStore(settings.secrets_dir), mailbox)
+    activities = ReelMirrorActivities(settings, FileSecretStore(settings.secrets_dir), mailbox)
     try:
         yield activities
     finally:
@@ -68,7 +68,7 @@ async def test_verify_email_confirms_with_the_link_read_over_imap(
 
     assert outcome.email == email
     assert outcome.jwt_fingerprint.startswith("sha256:")
-    assert acts.store.has("imap-e2e", "jwt")
+    assert await acts.store.has("imap-e2e", "jwt")
     assert "S" in dovecot.flags(key)
     again = await run.run(acts.verify_email, verify)  # a retry after a lost result: same session, link not reused
     assert again.jwt_fingerprint == outcome.jwt_fingerprint
