@@ -78,7 +78,7 @@ async def run() -> None:
         loop.add_signal_handler(sig, stop.set)
     # before connecting: a bad mailbox configuration or an unusable secret store stops it here
     store = await open_secret_store(settings)
-    logging.info("secret store: %r", store)
+    logging.debug("secret store: %r", store)
     activities = build_activities(settings, store)
     readiness = WorkerReadiness()
     provider = None

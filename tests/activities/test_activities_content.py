@@ -88,7 +88,7 @@ async def test_plan_cycle_limits_newest_first_skips_handed_on_and_adopts_existin
     )
     assert len(plan.items) == 2 and plan.deferred == BACKLOG - 2
     first, second = plan.items
-    listed = await acts._account_client(account.ref).list_source_posts(setup.persona_id)
+    listed = await (await acts._account_client(account.ref)).list_source_posts(setup.persona_id)
     newest = sorted(listed, key=lambda p: (p.posted_at, p.id), reverse=True)
     assert [first.source_post_id, second.source_post_id] == [p.id for p in newest[:2]]
     assert all(item.source_id == setup.source_id and item.automation_mode == "sync_only" for item in plan.items)
