@@ -10,6 +10,7 @@ COPY activities ./activities
 COPY workflows ./workflows
 COPY control ./control
 COPY codec ./codec
+COPY observability ./observability
 COPY simulator ./simulator
 COPY devstack ./devstack
 COPY examples ./examples

@@ -149,6 +149,8 @@ class PersonaLoopInput(_Record):
     state: PersonaState | None = None
     # continue-as-new after this many cycles in one run (tests force it); None: only when Temporal suggests it
     continue_as_new_after_cycles: int | None = Field(default=None, ge=1)
+    # a run continues as new by this many events, parked or not (well inside Temporal's limits)
+    continue_as_new_after_events: int = Field(default=5_000, ge=100, le=40_000)
 
 
 class PersonaStatus(_Record):

@@ -52,9 +52,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages import PersonaStage
     from workflows.steps import RestRequested, StepFailed, Steps
 
-#: A run continues as new by this many events (well inside Temporal's limits), parked or not.
-MAX_RUN_EVENTS = 5_000
-
 @workflow.defn
 class PersonaLoopWorkflow:
     @workflow.init
@@ -68,6 +65,7 @@ class PersonaLoopWorkflow:
         self._last_sync: str | None = None
         self._budget_note: str | None = None
         self._unattributed = 0  # source posts deferred because no answer names their source
+        self._setup_notes: list[str] = []
         self._cycles_this_run = 0
         self._watchers: set[asyncio.Task[None]] = set()
         self._steps = Steps(
@@ -106,6 +104,7 @@ class PersonaLoopWorkflow:
         setup = PersonaSetup(self._inp.account_ref, self._config, self._state, self._steps, self._record_error)
         await setup.run()
         self._targets_missing = setup.targets_missing
+        self._setup_notes = setup.notes
         self._steps.refresh_details()
 
     # --- one cycle -------------------------------------------------------------------------------------
@@ -287,10 +286,10 @@ class PersonaLoopWorkflow:
             return True
         return self._history_is_long()
 
-    @staticmethod
-    def _history_is_long() -> bool:
+    def _history_is_long(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= MAX_RUN_EVENTS
+        limit = self._inp.continue_as_new_after_events
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
 
     async def _continue_as_new(self) -> None:
         """Start a fresh history carrying everything the loop remembers; children run on untouched."""
@@ -303,6 +302,7 @@ class PersonaLoopWorkflow:
                 timing=self._timing,
                 state=self._state,
                 continue_as_new_after_cycles=self._inp.continue_as_new_after_cycles,
+                continue_as_new_after_events=self._inp.continue_as_new_after_events,
             )
         )
 
@@ -400,7 +400,7 @@ class PersonaLoopWorkflow:
             last_error=self._state.last_error,
             next_sync_at=self._next_sync_at,
             targets_missing=list(self._targets_missing),
-            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
+            notes=[*self._setup_notes, *persona_rules.planning_notes(self._state.plan_book, self._unattributed)],
         )
 
     def _pending_approvals(self) -> list[PendingApproval]:
@@ -418,7 +418,7 @@ class PersonaLoopWorkflow:
             budget_note=self._budget_note,
             last_sync=self._last_sync,
             targets_missing=self._targets_missing,
-            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
+            notes=[*self._setup_notes, *persona_rules.planning_notes(self._state.plan_book, self._unattributed)],
         )
 
     # --- helpers -------------------------------------------------------------------------------------

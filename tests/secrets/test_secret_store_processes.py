@@ -46,7 +46,7 @@ def run(script: str, env: dict[str, str], *args: str, stdin: str = "") -> subpro
     [
         ("not-postgresql", "REELMIRROR_SECRETS_URL: Value error, must be a postgresql:// URL"),
         ("unreachable", "REELMIRROR_SECRETS_URL: cannot use PostgreSQL at postgresql://bot:***@127.0.0.1"),
-        ("no-codec-key", "REELMIRROR_SECRETS_URL is set and the shared secret store encrypts with the codec keys"),
+        ("no-codec-key", "REELMIRROR_CODEC_KEYS"),  # the payload codec asks first; the store needs the same keys
     ],
 )
 def test_the_worker_refuses_a_bad_shared_store_in_one_line(
