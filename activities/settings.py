@@ -46,10 +46,17 @@ class ActivitySettings(BaseModel):
     service_unavailable_retry_seconds: float = Field(default=60.0, gt=0, le=3600)
     # The operator's Stripe payment method (pm_...); an account's own `payment_method` secret wins.
     payment_method: SecretStr | None = None
+    # Where alerts link to: the Temporal Web UI as operators reach it.
+    web_ui_url: str = "http://localhost:8233"
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
+        return _http_url(value, optional=False) or value
+
+    @field_validator("web_ui_url")
+    @classmethod
+    def _web_ui_url(cls, value: str) -> str:
         return _http_url(value, optional=False) or value
 
     @field_validator("mailbox_url", "stripe_api_base")
@@ -98,5 +105,6 @@ ENV_VARS: dict[str, str] = {
     "REELMIRROR_HTTP_TIMEOUT_SECONDS": "http_timeout_seconds",
     "REELMIRROR_503_RETRY_SECONDS": "service_unavailable_retry_seconds",
     "REELMIRROR_PAYMENT_METHOD": "payment_method",
+    "REELMIRROR_WEB_UI_URL": "web_ui_url",
 }
 _VAR_OF_FIELD = {field: var for var, field in ENV_VARS.items()}
