@@ -24,11 +24,13 @@ from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
 from control.connection import connect, task_queue
 from control.telemetry import configure_tracing
+from workflows.account_ops import AccountOpsWorkflow
+from workflows.alert import AlertWorkflow
 from workflows.content_post import ContentPostWorkflow
 from workflows.onboarding import OnboardingWorkflow
 from workflows.persona_loop import PersonaLoopWorkflow
 
-WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow]
+WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow, AccountOpsWorkflow, AlertWorkflow]
 
 
 def build_activities(settings: ActivitySettings) -> ReelMirrorActivities:
