@@ -27,6 +27,7 @@ from activities.models import (
     SyncStartedView,
 )
 from reelmirror.client import ReelMirrorClient
+from reelmirror.errors import MalformedResponseError
 from reelmirror.models import GeneratedPost, Source, SourcePost, SyncJob
 
 __all__ = ["SERVER_GENERATES", "ContentActivities"]
@@ -43,7 +44,7 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 async def existing_posts(client: ReelMirrorClient, persona_id: str, source_post_id: str) -> list[GeneratedPost]:
     """The persona's generated posts for one source post, oldest first (filtered here too, in case the
     server ignored the query parameter)."""
-    posts = await client.list_generated_posts(persona_id, source_post_id=source_post_id)
+    posts = _with_dedup_fields(await client.list_generated_posts(persona_id, source_post_id=source_post_id))
     return sorted(
         (p for p in posts if p.source_post_id == source_post_id), key=lambda p: (p.created_at or _EPOCH, p.id)
     )
@@ -97,7 +98,7 @@ class ContentActivities(ActivityBase):
         heartbeat("listing source posts")
         source_posts = await client.list_source_posts(input.persona_id)
         heartbeat("listing generated posts")
-        generated = await client.list_generated_posts(input.persona_id)
+        generated = _with_dedup_fields(await client.list_generated_posts(input.persona_id))
 
         by_source_post: dict[str, list[GeneratedPost]] = {}
         for post in sorted(generated, key=lambda p: (p.created_at or _EPOCH, p.id)):
@@ -113,7 +114,7 @@ class ContentActivities(ActivityBase):
             source = _source_of(sp, sources)
             existing = by_source_post.get(sp.id)
             if source is not None:
-                mode = input.source_modes.get(source.id, source.automation_mode)
+                mode = input.source_modes.get(source.id, source.automation_mode or "unknown")
             elif existing and existing[0].origin in SERVER_GENERATES:
                 mode = existing[0].origin or "sync_only"
             else:
@@ -172,6 +173,18 @@ class ContentActivities(ActivityBase):
             raise not_ready(f"the server has not generated a post for source post {input.source_post_id} yet")
         post = existing[0]
         return GenerateOutcome(generated_post_id=post.id, adopted=True, origin=post.origin)
+
+
+def _with_dedup_fields(posts: list[GeneratedPost]) -> list[GeneratedPost]:
+    """The listed posts, if each names its id and source post; else a retryable MALFORMED_RESPONSE.
+
+    The client no longer requires these fields (the contract only assumes them). Without them this
+    module cannot tell which source posts already have a generated post, and guessing "none" would
+    pay twice, so it fails retryably as before; a fallback on the workflow's own records belongs here.
+    """
+    if any(post.id is None or post.source_post_id is None for post in posts):
+        raise MalformedResponseError("generated posts listed without id or source_post_id: cannot deduplicate")
+    return posts
 
 
 def _unseen_sync_running(skipped: SyncJob, source: Source | None) -> bool:

@@ -7,6 +7,8 @@ They import nothing but pydantic so the workflow sandbox can load them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 
@@ -40,6 +42,8 @@ class VerifyEmailInput(AccountRef):
     # A confirmation link delivered by the `confirm_email` signal; None means: read the configured mailbox.
     # Supabase links are single-use and expire, and this activity consumes the link at once.
     link: str | None = None
+    # When the signup was sent: a mailbox reader ignores confirmation mail received before it.
+    since: datetime | None = None
 
 
 class VerifyEmailOutcome(_Model):
@@ -67,11 +71,14 @@ class CardOutcome(_Model):
 
 
 class BalanceView(_Model):
-    balance_cents: int
-    auto_reload: bool = False
+    """Every field is the server's word when it gave one; None: the answer did not say (the guide promises
+    no field of the balance)."""
+
+    balance_cents: int | None = None
+    auto_reload: bool | None = None
     reload_threshold_cents: int | None = None
     reload_amount_cents: int | None = None
-    has_payment_method: bool = False
+    has_payment_method: bool | None = None
 
 
 class AwaitBalanceInput(AccountRef):
@@ -109,10 +116,12 @@ class EnsureSourceInput(AccountRef):
 
 
 class SourceView(_Model):
+    """A source as the server knows it; fields the answer left out are filled from what we asked for."""
+
     id: str
-    platform: str
-    username: str
-    automation_mode: str
+    platform: str | None = None
+    username: str | None = None
+    automation_mode: str | None = None
     created: bool = False
     mode_changed: bool = False
 
@@ -207,15 +216,15 @@ class GeneratedPostInput(AccountRef):
 
 
 class MediaView(_Model):
-    id: str
-    type: str
+    id: str | None = None
+    type: str | None = None
     status: str
     url: str | None = None
 
 
 class GeneratedPostView(_Model):
     id: str
-    status: str
+    status: str | None = None  # assumed by the contract: only the media items' statuses are promised
     source_post_id: str | None = None
     caption: str | None = None
     media: list[MediaView] = Field(default_factory=list, validation_alias=AliasChoices("media", "media_items"))
@@ -244,7 +253,7 @@ class OutgoingPostInput(AccountRef):
 
 
 class DeliveryView(_Model):
-    id: str
+    id: str | None = None
     connected_account_id: str | None = None
     platform: str | None = None
     status: str

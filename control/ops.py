@@ -153,6 +153,31 @@ async def decide(client: Client, post_id: str, *, approve: bool, reason: str | N
     return handle.id
 
 
+async def retry(client: Client, target: str) -> str:
+    """Tell parked work that its cause was fixed: a persona (and its posts), one post, or an onboarding.
+
+    `target` is a workflow id (`persona-...`, `post-...`, `onboarding-...`), a persona slug or a generated
+    post id; returns the id of the workflow told."""
+    check_post_id(target)
+    if target.startswith("onboarding-"):
+        onboarding = client.get_workflow_handle_for(OnboardingWorkflow.run, target)
+        await _require_running(onboarding, f"no onboarding {target} is running")
+        await onboarding.signal(OnboardingWorkflow.retry)
+        return onboarding.id
+    if target.startswith("post-"):
+        post = await find_post(client, target)
+        await post.signal(ContentPostWorkflow.retry)
+        return post.id
+    try:
+        persona = await persona_handle(client, target)
+    except OperatorError:
+        post = await find_post(client, target)
+        await post.signal(ContentPostWorkflow.retry)
+        return post.id
+    await persona.signal(PersonaLoopWorkflow.retry)
+    return persona.id
+
+
 async def _require_running(handle: WorkflowHandle, message: str) -> None:
     try:
         description = await handle.describe()

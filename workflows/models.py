@@ -28,9 +28,9 @@ class AccountSummary(_Record):
     key_id: str
     key_fingerprint: str
     scopes: list[str]
-    balance_cents: int
+    balance_cents: int | None  # None: the server's balance answer carried no amount
     bonus_granted: bool
-    auto_reload: bool
+    auto_reload: bool | None
     # what did not go as asked but left a working account (a declined card, a refused auto-reload)
     notes: list[str] = Field(default_factory=list)
 
@@ -43,6 +43,7 @@ class OnboardingStatus(_Record):
     stage: str
     email: str
     last_error: str | None = None
+    parked_reason: str | None = None
     account_ref: str | None = None
     notes: list[str] = Field(default_factory=list)
 

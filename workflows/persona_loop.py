@@ -429,6 +429,12 @@ class PersonaLoopWorkflow:
     def _validate_reconfigure(self, *payload: object) -> None:
         self._config_change(payload)
 
+    @workflow.signal
+    async def retry(self, *payload: object) -> None:
+        """Retry what the persona and its posts parked on after answers stayed unusable."""
+        self._steps.notify_retry()
+        await self._forward(content_post.ContentPostWorkflow.retry)
+
     @workflow.query
     def status(self, *payload: object) -> PersonaStatus:
         park = self._steps.park
