@@ -13,6 +13,7 @@ from typing import Any
 from workflows import config_changes, persona_rules
 from workflows.config import PersonaConfig
 from workflows.models import FailedPost, PersonaState, PostProgress
+from workflows.steps import ParkState
 
 __all__ = ["FAILURES_KEEP", "next_cycle_max_cents", "note_failure", "status_extras"]
 
@@ -50,13 +51,14 @@ def next_cycle_max_cents(config: PersonaConfig, state: PersonaState, today: str)
 
 
 def status_extras(
-    account_ref: str, config: PersonaConfig, state: PersonaState, parked_since: datetime | None, today: str
+    account_ref: str, config: PersonaConfig, state: PersonaState, park: ParkState | None, today: str
 ) -> dict[str, Any]:
     """The fields the status query adds to the loop's `PersonaStatus`."""
     pending = state.pending_config
     return {
         "account_ref": account_ref,
-        "parked_since": parked_since,
+        "parked_since": park.since if park else None,
+        "parked_kind": park.kind if park else None,
         "posts": [p.model_copy() for p in state.active_posts.values()],
         "recent_failures": [f.model_copy() for f in state.recent_failures],
         "stopping": state.stopping,

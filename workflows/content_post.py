@@ -482,6 +482,7 @@ class ContentPostWorkflow:
             stage=stage,
             parked_reason=self._steps.parked_reason,
             parked_since=self._steps.park.since if self._steps.park else None,
+            parked_kind=self._steps.park.kind if self._steps.park else None,
             pending_approval=self._pending,
             finished=stage == PostStage.DONE,
             outcome=self._outcome,

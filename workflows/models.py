@@ -98,6 +98,7 @@ class PostProgress(_Record):
     stage: str
     parked_reason: str | None = None
     parked_since: datetime | None = None
+    parked_kind: str | None = None  # balance | credentials | operator: what resumes it
     pending_approval: PendingApproval | None = None
     finished: bool = False
     # published | partially_published | delivery_failed | rejected | composed | media_failed | failed | cancelled
@@ -229,6 +230,7 @@ class PersonaStatus(_Record):
     # filled by the status query (the final result leaves them at their defaults)
     account_ref: str | None = None
     parked_since: datetime | None = None
+    parked_kind: str | None = None
     posts: list[PostProgress] = Field(default_factory=list)  # every post in flight, latest report each
     recent_failures: list[FailedPost] = Field(default_factory=list)
     stopping: bool = False

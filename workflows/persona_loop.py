@@ -437,9 +437,8 @@ class PersonaLoopWorkflow:
 
     @workflow.query
     def status(self, *payload: object) -> PersonaStatus:
-        park = self._steps.park
         extras = attention.status_extras(
-            self._inp.account_ref, self._config, self._state, park.since if park else None, self._today()
+            self._inp.account_ref, self._config, self._state, self._steps.park, self._today()
         )
         return self._status().model_copy(update=extras)
 
