@@ -26,6 +26,7 @@ from activities.models import (
     SyncJobView,
     SyncStartedView,
 )
+from activities.planning import Listed, handed_on, read_listing
 from reelmirror.client import ReelMirrorClient
 from reelmirror.errors import MalformedResponseError
 from reelmirror.models import GeneratedPost, Source, SourcePost, SyncJob
@@ -90,26 +91,33 @@ class ContentActivities(ActivityBase):
     @activity.defn
     @translated
     async def plan_cycle(self, input: PlanCycleInput) -> CyclePlan:
-        """Pick up to `limit` source posts not handled yet, oldest first, each with any generated post that
-        already exists for it. A post of an auto_clone/auto_publish source without one is deferred: the
-        server will generate it, and generating it ourselves would pay twice."""
+        """Up to `limit` new source posts, newest first (see `activities.planning`), each with any generated
+        post that already exists for it. A post of an auto_clone/auto_publish source without one is deferred:
+        the server will generate it, and generating it ourselves would pay twice. So is a post whose source
+        cannot be told (the answers name none) while any source lets the server generate."""
         client = self._account_client(input.account_ref)
         sources = await client.list_sources(input.persona_id)
         heartbeat("listing source posts")
         source_posts = await client.list_source_posts(input.persona_id)
         heartbeat("listing generated posts")
-        generated = _with_dedup_fields(await client.list_generated_posts(input.persona_id))
+        generated = await client.list_generated_posts(input.persona_id)
 
+        book = read_listing([Listed(sp.id, sp.posted_at) for sp in source_posts], input.book, input.backlog)
+        listed = {sp.id: sp for sp in source_posts}
         by_source_post: dict[str, list[GeneratedPost]] = {}
-        for post in sorted(generated, key=lambda p: (p.created_at or _EPOCH, p.id)):
-            by_source_post.setdefault(post.source_post_id, []).append(post)
-        handled = set(input.handled_source_post_ids)
-        all_sync_only = all(mode not in SERVER_GENERATES for mode in input.source_modes.values())
+        for post in sorted(generated, key=lambda p: (p.created_at or _EPOCH, p.id or "")):
+            if post.id and post.source_post_id:  # server truth, when the answer says which source post
+                by_source_post.setdefault(post.source_post_id, []).append(post)
+        modes = set(input.source_modes.values())
+        one_mode = next(iter(modes)) if len(modes) == 1 else None
 
         items: list[PlannedPost] = []
-        deferred = 0
-        for sp in sorted(source_posts, key=lambda p: (p.posted_at or _EPOCH, p.id)):
-            if sp.id in handled:
+        gone: list[str] = []
+        deferred = unattributed = 0
+        for post_id in book.pending:
+            sp = listed.get(post_id)
+            if sp is None:
+                gone.append(post_id)  # deleted on the server since it was listed
                 continue
             source = _source_of(sp, sources)
             existing = by_source_post.get(sp.id)
@@ -117,11 +125,13 @@ class ContentActivities(ActivityBase):
                 mode = input.source_modes.get(source.id, source.automation_mode or "unknown")
             elif existing and existing[0].origin in SERVER_GENERATES:
                 mode = existing[0].origin or "sync_only"
+            elif one_mode is not None:
+                mode = one_mode  # every source of the persona has this mode
             else:
-                # A post no source claims: generating it is only safe when no source lets the server generate.
-                mode = "sync_only" if all_sync_only or existing else "unknown"
+                mode = "sync_only" if existing else "unknown"
             if not existing and mode != "sync_only":
                 deferred += 1
+                unattributed += mode == "unknown"
                 continue
             if len(items) >= input.limit:
                 deferred += 1
@@ -136,8 +146,16 @@ class ContentActivities(ActivityBase):
                     existing_generated_post_id=existing[0].id if existing else None,
                 )
             )
-        activity.logger.info("persona %s: planned %d posts, deferred %d", input.persona_id, len(items), deferred)
-        return CyclePlan(items=items, deferred=deferred)
+        book = handed_on(book, gone)
+        activity.logger.info(
+            "persona %s: planned %d posts, deferred %d (%d of no known source), %d waiting",
+            input.persona_id,
+            len(items),
+            deferred,
+            unattributed,
+            len(book.pending),
+        )
+        return CyclePlan(items=items, deferred=deferred, unattributed=unattributed, book=book)
 
     @activity.defn
     @translated

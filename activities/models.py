@@ -167,13 +167,26 @@ class SyncJobView(_Model):
     error: str | None = None
 
 
+class PlanBook(_Model):
+    """A persona's own record of its source posts (see `activities.planning`): small, carried for years."""
+
+    known: int = 0  # how many posts of the listing's stable order were seen
+    digest: str = ""  # digest of that block of ids, to recognise it in the next listing
+    order: str | None = None  # posted_at | oldest_first | newest_first | None (not learned yet)
+    pending: list[str] = Field(default_factory=list)  # new posts waiting for room, newest first
+    recent: list[str] = Field(default_factory=list)  # handed on lately (guards the fallback only)
+    dropped: int = 0  # new posts dropped because too many waited
+    changed: bool = False  # the last listing's known block had changed: new posts found by the record
+
+
 class PlanCycleInput(AccountRef):
     persona_id: str
     # source id -> automation mode, as ensured by the persona workflow
     source_modes: dict[str, str]
     limit: int = Field(ge=0)
-    # source post ids the persona workflow already handed to a ContentPostWorkflow
-    handled_source_post_ids: list[str] = Field(default_factory=list)
+    # the persona's own record of its source posts (None: the first listing) and its backlog policy
+    book: PlanBook | None = None
+    backlog: int = Field(default=20, ge=0)
 
 
 class PlannedPost(_Model):
@@ -191,6 +204,10 @@ class CyclePlan(_Model):
     items: list[PlannedPost]
     # source posts left for a later cycle (limit reached, or an auto_clone post the server has not generated yet)
     deferred: int = 0
+    # deferred because no answer says which source they belong to, while a source lets the server generate
+    unattributed: int = 0
+    # the record after this listing; the items stay pending in it until the workflow hands them on
+    book: PlanBook | None = None
 
 
 class GenerateInput(AccountRef):
@@ -271,3 +288,4 @@ class DeliveriesView(_Model):
     @property
     def failed(self) -> int:
         return sum(1 for d in self.deliveries if d.status == "failed")
+

@@ -40,7 +40,6 @@ __all__ = [
     "persona_handle",
     "persona_statuses",
     "retry",
-    "running_config",
     "running_personas",
     "signal_persona",
     "start_onboarding",
@@ -85,8 +84,10 @@ async def start_persona(
 ) -> tuple[WorkflowHandle, bool]:
     """Start the persona's loop; returns (handle, False) when it is already running with this configuration.
 
-    A running persona with another configuration is refused: the file's changes would be silently
-    ignored, so the error names them and the command that applies them (`persona update`)."""
+    Two names can slug to one workflow id ("Sunset Kitchen!" and "sunset kitchen"): a running persona of
+    another name under that id is refused, never mistaken for this one. A running persona with another
+    configuration is refused too: the file's changes would be silently ignored, so the error names them and
+    the command that applies them (`persona update`)."""
     sources = ", ".join(f"{s.platform}/{s.username} ({s.automation_mode})" for s in config.sources)
     try:
         handle = await client.start_workflow(
@@ -105,8 +106,13 @@ async def start_persona(
         return handle, True
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle_for(PersonaLoopWorkflow.run, config.workflow_id)
-        running = await running_config(client, handle)
-        changes = config_changes.describe_changes(running, config) if running is not None else []
+        running = await _running_persona(client, config.workflow_id)
+        if running is not None and running.config.name != config.name:
+            raise OperatorError(
+                f"persona '{config.name}' would take the workflow id {config.workflow_id} of the running persona "
+                f"'{running.config.name}'; give it a slug of its own (slug = \"...\" in its file)"
+            ) from None
+        changes = config_changes.describe_changes(running.config, config) if running is not None else []
         if changes:
             raise OperatorError(
                 f"{config.workflow_id} is already running with another configuration ({'; '.join(changes)}); "
@@ -115,14 +121,13 @@ async def start_persona(
         return handle, False
 
 
-async def running_config(client: Client, handle: WorkflowHandle) -> PersonaConfig | None:
-    """The configuration the persona's current run started with (read from its history: no worker needed)."""
+async def _running_persona(client: Client, workflow_id: str) -> PersonaLoopInput | None:
+    """The input of the persona's current run, read from its history (no worker needed)."""
+    handle = client.get_workflow_handle(workflow_id)
     async for event in handle.fetch_history_events():
-        attributes = event.workflow_execution_started_event_attributes
-        if not attributes.HasField("input"):
-            return None
-        [inp] = await client.data_converter.decode(attributes.input.payloads, [PersonaLoopInput])
-        return inp.config
+        started = event.workflow_execution_started_event_attributes
+        decoded = await client.data_converter.decode(started.input.payloads, [PersonaLoopInput])
+        return decoded[0] if decoded and isinstance(decoded[0], PersonaLoopInput) else None
     return None
 
 

@@ -45,6 +45,7 @@ from reelmirror.models import (
     SyncStarted,
     TopupSession,
 )
+from reelmirror.pagination import MAX_PAGES, next_page
 from reelmirror.ratelimit import RateLimitInfo, parse_rate_limit
 from reelmirror.redaction import secret_value
 from reelmirror.transport import send
@@ -266,6 +267,27 @@ class ReelMirrorClient:
         """A list, as a bare array or under ``data``."""
         return parse_list(model, reply.payload, where, reply.status, reply.rate_limit)
 
+    async def _all_pages(self, model: type[M], path: str, where: str, params: dict[str, str] | None = None) -> list[M]:
+        """A list with every further page the answers point to (see `reelmirror.pagination`)."""
+        items: list[M] = []
+        seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+        page_path, page_params = path, dict(params or {})
+        for _ in range(MAX_PAGES):
+            key = (page_path, tuple(sorted(page_params.items())))
+            if key in seen:
+                raise MalformedResponseError(f"{where}: the next page points back to a page already read")
+            seen.add(key)
+            reply = await self._request("GET", page_path, params=page_params or None)
+            page = self._many(model, reply, where)
+            items.extend(page)
+            following = next_page(reply.payload, len(page), path)
+            if following is None:
+                return items
+            page_path = following.path or path
+            page_params = {**(params or {}), **following.params}
+        logger.warning("%s: stopped after %d pages", where, MAX_PAGES)
+        return items
+
     # -- account and billing -----------------------------------------------------------------
 
     async def signup(
@@ -430,8 +452,9 @@ class ReelMirrorClient:
 
     async def list_source_posts(self, persona_id: str) -> list[SourcePost]:
         """``GET /v1/personas/{id}/source-posts``."""
-        reply = await self._request("GET", f"/v1/personas/{_segment(persona_id)}/source-posts")
-        return self._many(SourcePost, reply, "list_source_posts")
+        return await self._all_pages(
+            SourcePost, f"/v1/personas/{_segment(persona_id)}/source-posts", "list_source_posts"
+        )
 
     # -- generation and publishing -----------------------------------------------------------
 
@@ -461,8 +484,8 @@ class ReelMirrorClient:
         ignore the filter; a caller that dedups must handle both.
         """
         params = {"source_post_id": source_post_id} if source_post_id is not None else None
-        reply = await self._request("GET", f"/v1/personas/{_segment(persona_id)}/generated-posts", params=params)
-        return self._many(GeneratedPost, reply, "list_generated_posts")
+        path = f"/v1/personas/{_segment(persona_id)}/generated-posts"
+        return await self._all_pages(GeneratedPost, path, "list_generated_posts", params)
 
     async def approve(self, id: str, *, idempotency_key: str | None = None) -> ApproveResult:
         """``POST /v1/generated-posts/{id}/approve`` (400 when the persona has no publishing targets)."""

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.models import BalanceView, PlannedPost
+from activities.models import BalanceView, PlanBook, PlannedPost
 from activities.operator_models import AlertMessage
 from workflows.config import AlertWebhook, ApprovalPolicy, CostTable, PersonaConfig
 from workflows.policies import Timing
@@ -184,7 +184,7 @@ class PersonaState(_Record):
 
     persona_id: str | None = None
     source_modes: dict[str, str] = Field(default_factory=dict)
-    handled_source_post_ids: list[str] = Field(default_factory=list)
+    plan_book: PlanBook | None = None  # the persona's small record of its source posts (activities.planning)
     active_posts: dict[str, PostProgress] = Field(default_factory=dict)  # child workflow id -> latest progress
     counters: Counters = Field(default_factory=Counters)
     spent_day: str | None = None  # UTC date the spent counter belongs to
@@ -227,6 +227,8 @@ class PersonaStatus(_Record):
     last_error: str | None
     next_sync_at: datetime | None
     targets_missing: list[str] = Field(default_factory=list)
+    # fallbacks in use because the vendor's answers omit fields we only assume
+    notes: list[str] = Field(default_factory=list)
     # filled by the status query (the final result leaves them at their defaults)
     account_ref: str | None = None
     parked_since: datetime | None = None

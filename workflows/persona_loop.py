@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         PlanCycleInput,
         PlannedPost,
     )
+    from activities.planning import handed_on
     from activities.reelmirror import ReelMirrorActivities
     from workflows import alerting, attention, config_changes, content_post, persona_rules, policies
     from workflows.config import PersonaConfig
@@ -55,9 +56,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages import PersonaStage
     from workflows.steps import StepFailed, Steps
 
-HANDLED_KEEP = 2000  # source post ids remembered; older ones are still guarded by the child's unique id
-
-
 @workflow.defn
 class PersonaLoopWorkflow:
     @workflow.init
@@ -70,6 +68,7 @@ class PersonaLoopWorkflow:
         self._targets_missing: list[str] = []
         self._last_sync: str | None = None
         self._budget_note: str | None = None
+        self._unattributed = 0  # source posts deferred because no answer names their source
         self._cycles_this_run = 0
         self._watchers: set[asyncio.Task[None]] = set()
         self._alerts = alerting.AlertSender(self._state)
@@ -170,13 +169,17 @@ class PersonaLoopWorkflow:
                     persona_id=self._persona_id,
                     source_modes=dict(self._state.source_modes),
                     limit=limit,
-                    handled_source_post_ids=list(self._state.handled_source_post_ids),
+                    book=self._state.plan_book,
+                    backlog=self._config.backlog_posts,
                 ),
                 policies.api_call(f"plan up to {limit} posts"),
             )
         except StepFailed as exc:
             self._record_error(str(exc))
             return []
+        if plan.book is not None:
+            self._state.plan_book = plan.book
+        self._unattributed = plan.unattributed
         left = persona_rules.budget_left(self._config, self._state, self._today())
         items = persona_rules.fit_budget(plan.items, self._config.costs, left)
         left_out = len(plan.items) - len(items)
@@ -216,7 +219,8 @@ class PersonaLoopWorkflow:
             watcher = asyncio.create_task(self._watch_child(child_id, handle))
             self._watchers.add(watcher)
             watcher.add_done_callback(self._watchers.discard)
-        self._mark_handled(item.source_post_id)
+        if self._state.plan_book is not None:
+            self._state.plan_book = handed_on(self._state.plan_book, [item.source_post_id])
 
     def _child_input(self, item: PlannedPost) -> ContentPostInput:
         return ContentPostInput(
@@ -243,12 +247,6 @@ class PersonaLoopWorkflow:
             return
         if child_id in self._state.active_posts:
             self._record_progress(persona_rules.progress_from_result(child_id, result))
-
-    def _mark_handled(self, source_post_id: str) -> None:
-        handled = self._state.handled_source_post_ids
-        if source_post_id not in handled:
-            handled.append(source_post_id)
-        del handled[:-HANDLED_KEEP]
 
     # --- between cycles ----------------------------------------------------------------------------------
 
@@ -333,7 +331,7 @@ class PersonaLoopWorkflow:
         if previous is None and progress.finished:
             workflow.logger.info("Ignoring a repeated end report from %s", child_id)
             return
-        self._count_generation(previous, progress)
+        persona_rules.count_generation(self._state, previous, progress)
         persona_rules.roll_day(self._state, self._today())
         cost_delta = progress.cost_cents - (previous.cost_cents if previous else 0)
         if cost_delta > 0:
@@ -346,15 +344,6 @@ class PersonaLoopWorkflow:
         else:
             self._state.active_posts[child_id] = progress
         self._steps.refresh_details()
-
-    def _count_generation(self, previous: PostProgress | None, progress: PostProgress) -> None:
-        """Count a post as generated (by our call) or adopted (the server's) once, when its id first shows."""
-        if progress.generated_post_id is None or (previous is not None and previous.generated_post_id):
-            return
-        if progress.generated_by_us:
-            self._state.counters.generated += 1
-        else:
-            self._state.counters.adopted += 1
 
     # --- messages ----------------------------------------------------------------------------------------
     # Every handler reads its payload through `workflows.messages`, so no input, `null`, a wrong type or
@@ -518,6 +507,7 @@ class PersonaLoopWorkflow:
             last_error=self._state.last_error,
             next_sync_at=self._next_sync_at,
             targets_missing=list(self._targets_missing),
+            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
         )
 
     def _pending_approvals(self) -> list[PendingApproval]:
@@ -552,6 +542,7 @@ class PersonaLoopWorkflow:
             budget_note=self._budget_note,
             last_sync=self._last_sync,
             targets_missing=self._targets_missing,
+            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
         )
 
     # --- helpers -------------------------------------------------------------------------------------

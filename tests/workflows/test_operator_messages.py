@@ -214,7 +214,7 @@ async def test_stop_lets_the_posts_in_flight_finish_then_the_loop_ends(
 ) -> None:
     world.add_creator_posts("instagram", "chef", ["image", "image"])
     async with worker() as queue:
-        handle = await start_persona(dev_client, queue, persona())
+        handle = await start_persona(dev_client, queue, persona(sync_interval_minutes=600))  # one cycle, then a wait
         waiting = await wait_for(handle, lambda s: len(s.pending_approvals) == 2)
 
         reply = await handle.execute_update(PersonaLoopWorkflow.stop, StopRequest())
@@ -235,7 +235,7 @@ async def test_stop_now_cancels_the_posts_in_flight_cleanly(
 ) -> None:
     world.add_creator_posts("instagram", "chef", ["image", "video"])
     async with worker() as queue:
-        handle = await start_persona(dev_client, queue, persona())
+        handle = await start_persona(dev_client, queue, persona(sync_interval_minutes=600))
         waiting = await wait_for(handle, lambda s: len(s.pending_approvals) == 2)
         reply = await handle.execute_update(PersonaLoopWorkflow.stop, StopRequest(now=True))
         final = await handle.result()
