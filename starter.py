@@ -71,7 +71,8 @@ onboard_app = typer.Typer(
 app.add_typer(persona_app, name="persona")
 app.add_typer(account_app, name="account")
 app.add_typer(onboard_app, name="onboard")
-console = Console()
+# Wide enough for the tables when the output is a pipe or a log (rich assumes 80 columns there); COLUMNS wins.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 180)
 
 TimeScale = Annotated[
     float,

@@ -22,6 +22,7 @@ from workflows.account_ops import AccountOpsWorkflow, account_ops_workflow_id
 from workflows.config import check_account_ref, onboarding_workflow_id
 from workflows.models import AccountReply, AccountRequest, AccountSummary, OnboardingStatus
 from workflows.onboarding import OnboardingWorkflow
+from workflows.stages import OnboardingStage
 
 __all__ = [
     "ACCOUNT_TIMEOUT",
@@ -37,7 +38,7 @@ __all__ = [
 
 ACCOUNT_TIMEOUT = timedelta(seconds=30)
 QUERY_TIMEOUT = timedelta(seconds=3)
-STAGE_POLL = timedelta(seconds=0.5)
+STAGE_POLL = timedelta(seconds=0.25)
 MAX_TOPUP_CENTS = 1_000_000  # $10,000: a typo guard, not the service's limit
 
 
@@ -128,12 +129,15 @@ async def follow_onboarding(
                     emit(line)
         await asyncio.wait({result}, timeout=STAGE_POLL.total_seconds())
     try:
-        return result.result()
+        summary = result.result()
     except Exception as exc:
         explained = explain(exc, f"onboarding {handle.id}")
         if explained is None:
             raise
         raise explained from None
+    if f"stage {OnboardingStage.DONE}" not in shown:  # it finished between two looks
+        emit(f"stage {OnboardingStage.DONE}")
+    return summary
 
 
 async def find_onboarding(client: Client, email_or_account: str) -> str:

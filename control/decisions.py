@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
@@ -69,8 +70,8 @@ async def decide(
     handle = await find_post(client, post_id)
     description = await handle.describe()
     if description.status != WorkflowExecutionStatus.RUNNING:
-        status = description.status.name.lower() if description.status else "closed"
-        raise Refused(f"the post has ended ({status}); there is nothing to decide", POST_ENDED)
+        ending = await _ending(handle, description.status)
+        raise Refused(f"the post has ended ({ending}); there is nothing to decide", POST_ENDED)
     if check_worker:
         await require_worker(client, description.task_queue)
     update = ContentPostWorkflow.approve_update if approve else ContentPostWorkflow.reject_update
@@ -83,6 +84,13 @@ async def decide(
         if explained is None:
             raise
         raise explained from None
+
+
+async def _ending(handle: WorkflowHandle[Any, PostResult], status: WorkflowExecutionStatus | None) -> str:
+    """How a closed post ended: its outcome when it completed (read from history: no worker needed)."""
+    if status == WorkflowExecutionStatus.COMPLETED:
+        return (await handle.result()).outcome
+    return status.name.lower() if status else "closed"
 
 
 async def decide_many(

@@ -69,8 +69,8 @@ class WorkFailed(OperatorError):
 def failure_text(err: BaseException) -> str:
     """The innermost message of a Temporal failure chain: the one a human wrote (an activity's, a refusal's)."""
     cause: BaseException = err
-    while isinstance(cause, FailureError) and cause.cause is not None:
-        cause = cause.cause
+    while isinstance(getattr(cause, "cause", None), BaseException):  # the SDK's errors chain by `.cause`
+        cause = cause.cause  # type: ignore[attr-defined]
     if isinstance(cause, FailureError):
         return cause.message or type(cause).__name__
     return str(cause) or type(cause).__name__

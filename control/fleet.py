@@ -75,6 +75,7 @@ class PersonaLine(BaseModel):
     spent_today_cents: int | None = None
     daily_budget_cents: int | None = None
     next_cycle_max_cents: int = 0
+    uncharged_cents: int = 0
     pending_changes: list[str] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
 
@@ -85,7 +86,7 @@ class AccountLine(BaseModel):
     auto_reload: bool | None = None
     reload_threshold_cents: int | None = None
     reload_amount_cents: int | None = None
-    needed_cents: int = 0  # what the next cycles of its personas may spend
+    needed_cents: int = 0  # what its personas' posts in flight and next cycles may still spend
     warning: str | None = None
     error: str | None = None
 
@@ -284,7 +285,8 @@ class StatusCollector:
         needed: dict[str, int] = {}
         for line in personas:
             if line.account_ref:
-                needed[line.account_ref] = needed.get(line.account_ref, 0) + line.next_cycle_max_cents
+                more = line.next_cycle_max_cents + line.uncharged_cents
+                needed[line.account_ref] = needed.get(line.account_ref, 0) + more
 
         async def balance(account_ref: str) -> AccountLine:
             async def ask() -> AccountLine:
@@ -343,7 +345,7 @@ def low_balance_warning(line: AccountLine) -> str | None:
     if line.balance_cents is None or line.balance_cents >= line.needed_cents:
         return None
     need, have = line.needed_cents / 100, line.balance_cents / 100
-    text = f"balance ${have:.2f} may not cover the next cycles (up to ${need:.2f})"
+    text = f"balance ${have:.2f} may not cover the posts in flight and the next cycles (up to ${need:.2f})"
     if line.auto_reload:
         reload = (line.reload_amount_cents or 0) / 100
         return text + f"; auto-reload adds ${reload:.2f} when it runs low"
@@ -369,6 +371,7 @@ def _fill_from_status(line: PersonaLine, status: PersonaStatus, now: datetime) -
     line.spent_today_cents = status.credits_spent_today_cents
     line.daily_budget_cents = status.daily_credit_budget_cents
     line.next_cycle_max_cents = status.next_cycle_max_cents
+    line.uncharged_cents = status.uncharged_cents
     line.pending_changes = status.pending_changes
     if status.parked_reason:
         line.problems.append(

@@ -66,12 +66,15 @@ async def post_view(client: Client, post_id: str, *, ask_worker: bool = True) ->
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             payloads = event.workflow_execution_completed_event_attributes.result.payloads
             [view.result] = await client.data_converter.decode(payloads, [PostResult])
-    if ask_worker:
-        try:
-            async with asyncio.timeout(QUERY_TIMEOUT.total_seconds()):
-                view.details = await handle.query(ContentPostWorkflow.details, rpc_timeout=QUERY_TIMEOUT)
-        except Exception as exc:
-            if explain(exc) is None:
-                raise
-            view.note = "no worker answered: caption, media, decision and deliveries are not shown"
+    unknown = "caption, media, decision and deliveries are not shown"
+    if not ask_worker:
+        view.note = f"no worker is polling: {unknown}"
+        return view
+    try:
+        async with asyncio.timeout(QUERY_TIMEOUT.total_seconds()):
+            view.details = await handle.query(ContentPostWorkflow.details, rpc_timeout=QUERY_TIMEOUT)
+    except Exception as exc:
+        if explain(exc) is None:
+            raise
+        view.note = f"no worker answered: {unknown}"
     return view

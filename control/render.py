@@ -255,9 +255,12 @@ def account_lines(reply: AccountReply, personas: list[PersonaStatus]) -> list[st
     if reply.missing_scopes:
         lines.append(f"missing scopes {' '.join(reply.missing_scopes)}")
     mine = [p for p in personas if p.account_ref == reply.account_ref]
-    total = sum(p.credits_spent_today_cents for p in mine)
-    lines.append(f"spent today  {_money(total)}" + ("" if mine else " (no running persona)"))
-    lines += [f"  {p.workflow_id}: {_money(p.credits_spent_today_cents)}" for p in mine]
+    # a persona counts posts in flight against today's budget before they are charged: show both
+    spent = {p.workflow_id: p.credits_spent_today_cents - p.uncharged_cents for p in mine}
+    lines.append(f"spent today  {_money(sum(spent.values()))}" + ("" if mine else " (no running persona)"))
+    for p in mine:
+        more = f", {_money(p.uncharged_cents)} more for posts in flight" if p.uncharged_cents else ""
+        lines.append(f"  {p.workflow_id}: {_money(spent[p.workflow_id])}{more}")
     return lines
 
 

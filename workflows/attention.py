@@ -64,4 +64,5 @@ def status_extras(
         "stopping": state.stopping,
         "pending_changes": config_changes.describe_changes(config, pending) if pending is not None else [],
         "next_cycle_max_cents": 0 if state.stopping else next_cycle_max_cents(config, state, today),
+        "uncharged_cents": sum(state.reserved_cents.values()),
     }

@@ -238,6 +238,7 @@ class PersonaStatus(_Record):
     stopping: bool = False
     pending_changes: list[str] = Field(default_factory=list)  # what `persona update` changes at the next cycle
     next_cycle_max_cents: int = 0  # the most the next cycle can spend (posts it may start x dearest media)
+    uncharged_cents: int = 0  # what posts in flight will still cost (not generated yet, e.g. parked on balance)
 
 
 class StopRequest(_Record):
