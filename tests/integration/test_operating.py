@@ -393,9 +393,10 @@ async def test_each_post_waiting_for_a_decision_was_alerted_once_despite_a_faili
 
 
 async def test_status_answers_within_seconds_without_a_worker_and_says_so(
-    stack: LocalStack, client: Client, onboarded: object, tmp_path: Path
+    stack: LocalStack, client: Client, sim: SimulatorAdmin, onboarded: object, tmp_path: Path
 ) -> None:
     """Last in the module: it stops the worker."""
+    await sim.topup(BROKE_EMAIL, 2000)  # enough credit for two more posts, whatever ran before
     kitchen = tmp_path / "kitchen.toml"
     kitchen.write_text(KITCHEN.replace("broke-kitchen", "late-kitchen").replace("Broke Kitchen", "Late Kitchen"))
     started = await cli(stack, "persona", "start", str(kitchen), "--account", BROKE, "--time-scale", "0.01")
