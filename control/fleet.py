@@ -227,15 +227,14 @@ class StatusCollector:
                     continue
                 if failure.application_failure_info.type == ErrorType.NOT_READY:
                     continue
-                kind = failure.application_failure_info.type or "error"
-                since = activity.last_attempt_complete_time
+                since = activity.scheduled_time  # the first attempt's
                 problems.append(
                     Problem(
                         kind="retrying",
                         workflow_id=execution.id,
                         post_id=post_id,
                         since=since.ToDatetime().replace(tzinfo=UTC) if since.seconds else None,
-                        reason=f"{activity.activity_type.name}: {kind}: {failure.message}",
+                        reason=f"{activity.activity_type.name}: {failure.message}",
                         attempts=activity.attempt - 1,
                     )
                 )
