@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
+from control.fleet import StatusCollector
 from devstack.ports import free_port
 from devstack.stack import LocalStack, StackConfig
 from simulator.admin import SimulatorAdmin
@@ -267,6 +269,37 @@ async def test_show_prints_a_post_in_full(stack: LocalStack, desk: tuple[Path, l
 
 
 # --- problems in plain sight -----------------------------------------------------------------------------------
+
+
+async def test_watch_refreshes_and_asks_again_only_about_what_changed(
+    stack: LocalStack, client: Client, desk: tuple[Path, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = 0
+    real_query = client.workflow_service.query_workflow
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal queries
+        queries += 1
+        return await real_query(*args, **kwargs)
+
+    monkeypatch.setattr(client.workflow_service, "query_workflow", counting)
+    collector = StatusCollector(client, DEFAULT_TASK_QUEUE, persona="ops-desk", query_ttl=30, describe_ttl=15)
+    first = await collector.collect()
+    asked = queries
+    second = await collector.collect()
+    assert asked >= 1 and queries == asked, "an unchanged persona is not queried again"
+    assert [p.slug for p in first.personas] == [p.slug for p in second.personas] == ["ops-desk"]
+
+    watching = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPO / "starter.py"), "watch", "--persona", "ops-desk", "--interval", "0.5",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=stack.client_env(), cwd=REPO,
+    )  # fmt: skip
+    await asyncio.sleep(4)
+    watching.send_signal(signal.SIGINT)
+    raw_out, raw_err = await asyncio.wait_for(watching.communicate(), 30)
+    out, err = raw_out.decode(), raw_err.decode()
+    assert watching.returncode == 130, err
+    assert "persona-ops-desk" in out and "worker(s) polling task queue 'reelmirror'" in out and "Traceback" not in err
 
 
 async def test_status_shows_every_post_that_needs_attention(
