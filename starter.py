@@ -305,8 +305,8 @@ def _decide(post_ids: list[str] | None, persona: str | None, every: bool, *, app
     ids = list(post_ids or [])
     if every != bool(persona) or (every and ids) or (not every and not ids):
         fail("give POST_ID... or --persona PERSONA --all")
-    for post_id in ids:
-        _refuse_early(lambda post_id=post_id: decisions.check_post_id(post_id))
+    for name in [*ids, *([persona] if persona else [])]:  # ids and slugs go into a visibility query
+        _refuse_early(lambda name=name: decisions.check_post_id(name))
     verb = "approved" if approve else "rejected"
 
     if len(ids) == 1 and not every:

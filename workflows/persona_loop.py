@@ -448,7 +448,7 @@ class PersonaLoopWorkflow:
         if new is None:
             raise refuse(BAD_MESSAGE, "reconfigure needs the persona's whole configuration")
         if self._state.stopping or self._cycles_exhausted():
-            raise refuse("FINISHED", "the persona is stopping: it runs no further cycle")
+            raise refuse("FINISHED", "the persona is stopping or has run its last cycle: no cycle would apply it")
         current = self._state.pending_config or self._config
         refused = config_changes.refusal(current, new)
         if refused is not None:

@@ -39,6 +39,7 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         (("approve", "--all"), "give POST_ID... or --persona PERSONA --all"),
         (("approve", "--persona", "nova"), "give POST_ID... or --persona PERSONA --all"),
         (("approve", "gp_1", "--persona", "nova", "--all"), "give POST_ID... or --persona PERSONA --all"),
+        (("reject", "--persona", "x' OR '1'='1", "--all"), "is not a post id"),
         (("reject", "gp_1", "--because", "x"), "No such option: --because"),
         (("show",), "Missing argument 'post_id'"),
         (("show", "gp 1"), "is not a post id"),
