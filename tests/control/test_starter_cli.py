@@ -136,3 +136,11 @@ def test_help_lists_every_operator_command() -> None:
     for command in ("onboard", "confirm-email", "persona", "approve", "reject", "show", "pause", "resume",
                     "topped-up", "credentials-updated", "retry", "status", "watch", "account"):  # fmt: skip
         assert command in result.stdout
+
+
+def test_a_secret_store_that_cannot_be_used_is_one_line_and_exit_4(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "secrets"
+    not_a_directory.write_text("")
+    result = run_cli("account", "import-key", "main", "--secrets-dir", str(not_a_directory), stdin="rm_" + "k" * 24)
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.startswith("error: the secret store cannot be used") and len(result.stderr.splitlines()) == 1
