@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from control.account import parse_amount
-from control.errors import ExitCode, OperatorError, Refused, Unavailable, explain
+from control.errors import ExitCode, OperatorError, Refused, Unavailable, WorkFailed, explain
 from control.fleet import AccountLine, low_balance_warning, park_command
 from workflows import alerting, attention, config_changes, decisions
 from workflows.config import PersonaConfig
@@ -277,6 +277,8 @@ def test_a_balance_below_what_may_be_spent_warns() -> None:
         (WorkflowUpdateFailedError(ApplicationError("already approved", type="ALREADY_DECIDED")), Refused,
          ExitCode.REFUSED, "already approved"),
         (TimeoutError(), Unavailable, ExitCode.UNAVAILABLE, "is a worker running"),
+        (WorkflowFailureError(cause=ApplicationError("onboarding of a@b.co stopped: signing_up: refused")),
+         WorkFailed, ExitCode.FAILED, "the request failed: onboarding of a@b.co stopped: signing_up: refused"),
     ],
 )  # fmt: skip
 def test_sdk_errors_become_one_line_and_an_exit_code(
