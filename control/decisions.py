@@ -27,7 +27,7 @@ from workflows.stages import PostStage
 
 __all__ = ["DECISION_TIMEOUT", "Outcome", "check_post_id", "decide", "decide_many", "find_post", "waiting_posts"]
 
-DECISION_TIMEOUT = timedelta(seconds=15)
+DECISION_TIMEOUT = timedelta(seconds=30)  # a dead worker's sticky queue takes ~10 s to give up
 CONCURRENCY = 8
 
 

@@ -27,7 +27,7 @@ from workflows.stages import PersonaStage
 __all__ = ["PersonaEntry", "list_personas", "stop_persona", "update_persona"]
 
 T = TypeVar("T")
-UPDATE_TIMEOUT = timedelta(seconds=15)
+UPDATE_TIMEOUT = timedelta(seconds=30)
 
 
 async def _update(call: Callable[[], Awaitable[T]], what: str) -> T:
