@@ -5,7 +5,9 @@ Temporal cannot be reached or no worker answers, 2 for bad input (refused before
 persona, post or workflow that does not exist), 3 when a workflow refuses (a decision that came too late,
 a persona file it cannot take), 4 when the work failed (a workflow failed while we waited, the worker
 could not do it). Connection settings come from temporalio's environment configuration
-(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...).
+(TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...); the payload key the worker uses
+(REELMIRROR_CODEC_KEYS or REELMIRROR_CODEC_KEY_FILE) is required here too, since what the CLI sends and
+reads is encrypted (REELMIRROR_CODEC=off opts out, on both sides).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ValidationError
 from rich.console import Console, Group
 from rich.live import Live
@@ -30,6 +33,7 @@ from temporalio.service import RPCError
 from typer._click.exceptions import UsageError  # typer vendors click and exports no alias
 
 from activities.secrets import SecretStoreError
+from codec import CodecConfigError
 from control import account as accounts
 from control import decisions, lifecycle, ops
 from control.config_file import describe_validation_error, load_persona_config
@@ -46,7 +50,9 @@ from control.render import (
     persona_list_table,
     post_view_text,
 )
+from control.telemetry import configure_tracing
 from control.workers import pollers
+from observability.settings import span_exporter_from_env
 from workflows.config import AutoReloadConfig, OnboardingInput, PersonaConfig
 from workflows.models import AccountReply, AccountRequest, PersonaStatus
 from workflows.persona_loop import PersonaLoopWorkflow
@@ -118,18 +124,38 @@ def _refuse_early(check: Callable[[], object]) -> None:
         fail(str(exc), exc.exit_code)
 
 
+#: A command waits at most this long at exit to hand its spans to a collector (unless OTEL_*_TIMEOUT says).
+CLI_EXPORT_TIMEOUT_SECONDS = 2.0
+
+
+def _tracing() -> TracerProvider | None:
+    """The worker's span settings, so a start call opens the trace its workflows continue."""
+    try:
+        exporter, endpoint = span_exporter_from_env()
+    except ValueError as exc:
+        fail(str(exc))
+    return configure_tracing(exporter, "reelmirror-cli", endpoint, export_timeout=CLI_EXPORT_TIMEOUT_SECONDS)
+
+
 def run(action: Callable[[Client], Awaitable[T]]) -> T:
     """Connect, run one operation, and turn every failure into one line and an exit code."""
 
     async def main() -> T:
         try:
             client = await connect()
+        except CodecConfigError as exc:
+            fail(str(exc))
         except (RuntimeError, RPCError) as exc:
             raise Unavailable(f"cannot reach Temporal ({exc}); check TEMPORAL_ADDRESS") from None
         return await action(client)
 
+    provider = _tracing()
     try:
-        return asyncio.run(main())
+        try:
+            return asyncio.run(main())
+        finally:
+            if provider is not None:
+                provider.shutdown()  # send the spans before `_finish` skips interpreter teardown
     except KeyboardInterrupt:
         _finish(ExitCode.INTERRUPTED)
     except Exception as exc:
@@ -160,7 +186,7 @@ def onboard(
     time_scale: TimeScale = 1.0,
     wait: Annotated[bool, typer.Option(help="Show the stages live and wait for the account summary.")] = True,
 ) -> None:
-    """Sign up, confirm the e-mail, create the API key and optionally attach a card: one workflow per e-mail."""
+    """Sign up, confirm the e-mail, create the API key and optionally attach a card: one workflow per account."""
     if ctx.invoked_subcommand is not None:
         return
     if email is None:
@@ -212,11 +238,14 @@ def onboard_status(target: Annotated[str, typer.Argument(metavar="EMAIL|ACCOUNT"
 
 
 @app.command("confirm-email")
-def confirm_email(email: str, link: str) -> None:
+def confirm_email(
+    account: Annotated[str, typer.Argument(help="The account name given to `onboard --account` (not the e-mail).")],
+    link: str,
+) -> None:
     """Hand the confirmation link from the e-mail to an onboarding started with --confirmation signal."""
-    _refuse_early(lambda: ops.check_link(link))
-    run(lambda client: ops.confirm_email(client, email, link))
-    print(f"confirmation link sent to the onboarding of {email}")
+    _refuse_early(lambda: (ops.check_onboarding_account(account), ops.check_link(link)))
+    run(lambda client: ops.confirm_email(client, account, link))
+    print(f"confirmation link sent to the onboarding of account {account}")
     _finish(0)
 
 

@@ -10,7 +10,8 @@ overrides the retry policy's backoff for the next attempt:
 * `SERVICE_UNAVAILABLE`: a 503 waits the configured seconds (the guide's 60 s).
 
 Every activity method is wrapped in `translated`, so nothing but an `ApplicationError` (or a bug) leaves
-it. Messages are the client's, already redacted: no secret reaches workflow history.
+it. Messages are the client's, already redacted: no secret reaches workflow history. Being the one door
+of every attempt, it also counts polls and translated errors (`observability.metrics`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError
 from activities.settings import ActivitySettings
 from activities.unusable import UnusableAnswers
+from observability import metrics
 from reelmirror.errors import (
     ConfirmationLinkError,
     ConflictError,
@@ -168,6 +170,7 @@ def translated(
 
     @functools.wraps(fn)
     async def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+        metrics.poll()
         try:
             result = await fn(self, *args, **kwargs)
         except ApplicationError:
@@ -183,6 +186,7 @@ def translated(
             else:
                 self.unusable.clear()
             _log(error)
+            metrics.activity_error(error.type, not error.non_retryable)
             raise error from exc
         self.unusable.clear()
         return result

@@ -16,6 +16,7 @@ from activities.billing import BillingActivities
 from activities.content import ContentActivities
 from activities.persona import PersonaActivities
 from activities.publishing import PublishingActivities
+from activities.workflow_state import WorkflowStateActivities
 
 __all__ = ["ReelMirrorActivities", "activity_method_names"]
 
@@ -30,7 +31,13 @@ def activity_method_names(cls: type) -> list[str]:
 
 
 class ReelMirrorActivities(
-    AccountActivities, PersonaActivities, ContentActivities, PublishingActivities, BillingActivities, AlertActivities
+    AccountActivities,
+    PersonaActivities,
+    ContentActivities,
+    PublishingActivities,
+    WorkflowStateActivities,
+    BillingActivities,
+    AlertActivities,
 ):
     """Construct with `(settings, store, mailbox)`; register `all()`; `await aclose()` on shutdown."""
 

@@ -19,7 +19,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from control.errors import OperatorError, WorkFailed, explain
 from control.workers import require_worker
 from workflows.account_ops import AccountOpsWorkflow, account_ops_workflow_id
-from workflows.config import check_account_ref, onboarding_workflow_id
+from workflows.config import OnboardingInput, check_account_ref, onboarding_workflow_id
 from workflows.models import AccountReply, AccountRequest, AccountSummary, OnboardingStatus
 from workflows.onboarding import OnboardingWorkflow
 from workflows.stages import OnboardingStage
@@ -141,16 +141,28 @@ async def follow_onboarding(
 
 
 async def find_onboarding(client: Client, email_or_account: str) -> str:
-    """The onboarding workflow id for an e-mail address, or for an account name (through the start memo)."""
-    if "@" in email_or_account:
-        return onboarding_workflow_id(email_or_account)
-    account_name(email_or_account, "EMAIL|ACCOUNT")
-    query = f"WorkflowType = '{OnboardingWorkflow.__name__}'"
-    async for execution in client.list_workflows(query):
-        memo = await execution.memo()
-        if memo.get("account_ref") == email_or_account:
+    """The onboarding workflow id of an account name, or of an e-mail address: ids never hold an address,
+    so it is found in the onboardings' (encrypted) inputs, read from their histories without a worker."""
+    if "@" not in email_or_account:
+        return onboarding_workflow_id(account_name(email_or_account, "EMAIL|ACCOUNT"))
+    seen: set[str] = set()
+    async for execution in client.list_workflows(f"WorkflowType = '{OnboardingWorkflow.__name__}'"):
+        if execution.id in seen:
+            continue
+        seen.add(execution.id)
+        inp = await _started_with(client, execution.id, execution.run_id)
+        if inp is not None and inp.email.lower() == email_or_account.lower():
             return execution.id
-    raise OperatorError(f"no onboarding is known for account '{email_or_account}'; try its e-mail address")
+    raise OperatorError(f"no onboarding is known for {email_or_account}")
+
+
+async def _started_with(client: Client, workflow_id: str, run_id: str) -> OnboardingInput | None:
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    async for event in handle.fetch_history_events():
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [inp] = await client.data_converter.decode(payloads, [OnboardingInput])
+        return inp if isinstance(inp, OnboardingInput) else None
+    return None
 
 
 async def onboarding_view(client: Client, workflow_id: str, query_timeout: timedelta) -> OnboardingView:

@@ -29,7 +29,7 @@ from temporalio.common import TypedSearchAttributes
 
 from activities.error_types import ErrorType
 from control.account import run_account_request
-from control.errors import OperatorError, explain
+from control.errors import OperatorError, explain, failure_text
 from control.workers import Pollers, pollers
 from workflows.content_post import ContentPostWorkflow
 from workflows.models import AccountRequest, Counters, PersonaStatus
@@ -223,10 +223,12 @@ class StatusCollector:
             problems = []
             for activity in description.raw_description.pending_activities:
                 failure = activity.last_failure
-                if activity.attempt < 2 or not failure.message:
+                if activity.attempt < 2 or not failure.ListFields():
                     continue
                 if failure.application_failure_info.type == ErrorType.NOT_READY:
                     continue
+                # the message may be encrypted (the codec encodes failures): decode it as the SDK would
+                message = failure_text(await self.client.data_converter.decode_failure(failure))
                 since = activity.scheduled_time  # the first attempt's
                 problems.append(
                     Problem(
@@ -234,7 +236,7 @@ class StatusCollector:
                         workflow_id=execution.id,
                         post_id=post_id,
                         since=since.ToDatetime().replace(tzinfo=UTC) if since.seconds else None,
-                        reason=f"{activity.activity_type.name}: {failure.message}",
+                        reason=f"{activity.activity_type.name}: {message}",
                         attempts=activity.attempt - 1,
                     )
                 )

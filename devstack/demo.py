@@ -31,6 +31,7 @@ from control import ops
 from control.config_file import load_persona_config
 from control.connection import DEFAULT_TASK_QUEUE, connect
 from control.render import approvals_table, personas_table
+from devstack.demo_observability import metrics_table, print_where_to_look, telemetry_env
 from devstack.stack import REPO_ROOT, LocalStack, StackConfig
 from simulator.admin import SimulatorAdmin
 from workflows.config import AutoReloadConfig, OnboardingInput
@@ -181,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.time_scale <= 1:
         parser.error("--time-scale must be in (0, 1]")
     ui_port = args.ui_port if _port_free(args.ui_port) else 0
-    config = StackConfig(time_scale=args.time_scale, ui_port=ui_port, state_dir=args.state_dir)
+    config = StackConfig(
+        time_scale=args.time_scale, ui_port=ui_port, state_dir=args.state_dir, worker_env=telemetry_env()
+    )
     started = time.monotonic()
     console.print("[bold]Starting the local stack[/] (Temporal dev server, ReelMirror simulator, localstripe, worker)")
     stack = LocalStack(config)
@@ -190,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         console.print(f"   Temporal {stack.temporal_address}, Web UI [link]{stack.temporal.ui_url}[/], "
                       f"simulator {stack.sim_api}, logs in {stack.logs}")  # fmt: skip
+        print_where_to_look(console, stack)
         code = asyncio.run(demo(stack, args.time_scale))
+        metrics = metrics_table(stack)
+        if metrics is not None:
+            console.print(metrics)
         console.print(f"Demo finished in {time.monotonic() - started:.0f} s. "
                       f"Web UI: {stack.temporal.ui_url}/namespaces/default/workflows")  # fmt: skip
         if args.keep_running:

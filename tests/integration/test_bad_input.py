@@ -184,9 +184,9 @@ async def test_decision_for_an_unknown_post_is_refused(
         (("persona", "stop", "no-such-persona"), "no persona 'no-such-persona' is running"),
         (("persona", "stop", "no-such-persona", "--now"), "no persona 'no-such-persona' is running"),
         (("show", "gp-does-not-exist"), "no post gp-does-not-exist is known"),
-        (("onboard", "status", "nobody@reelmirror.test"), "onboarding onboarding-nobody-reelmirror-test"),
-        (("onboard", "status", "nobody"), "no onboarding is known for account 'nobody'"),
-        (("confirm-email", "nobody@reelmirror.test", "https://sim.test/verify"), "no onboarding is running"),
+        (("onboard", "status", "nobody@reelmirror.test"), "no onboarding is known for nobody@reelmirror.test"),
+        (("onboard", "status", "nobody"), "onboarding onboarding-nobody"),
+        (("confirm-email", "nobody", "https://sim.test/verify"), "no onboarding is running for account nobody"),
     ],
 )
 async def test_commands_naming_nothing_that_exists_are_refused(

@@ -22,7 +22,7 @@ from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
 from devstack.stack import LocalStack
 from simulator.admin import SimulatorAdmin
-from workflows.config import AutoReloadConfig, OnboardingInput, PersonaConfig
+from workflows.config import AutoReloadConfig, OnboardingInput, PersonaConfig, onboarding_workflow_id
 from workflows.models import AccountSummary, PersonaStatus
 from workflows.persona_loop import PersonaLoopWorkflow
 from workflows.policies import Timing
@@ -69,9 +69,7 @@ async def test_onboarding_creates_one_account_and_keeps_secrets_out_of_history(
     stored = SecretStore(stack.secrets_dir)
     secrets = [stored.get(ACCOUNT, name).get_secret_value() for name in ("api_key", "password", "jwt")]
     assert secrets, "the worker's secret store should hold the account's credentials"
-    history = await client.get_workflow_handle(
-        f"onboarding-{EMAIL.replace('@', '-').replace('.', '-')}"
-    ).fetch_history()
+    history = await client.get_workflow_handle(onboarding_workflow_id(ACCOUNT)).fetch_history()
     history_text = json.dumps(history.to_json_dict())
     for secret in secrets:
         assert secret not in history_text

@@ -242,7 +242,7 @@ async def record(stack: LocalStack) -> list[Recorded]:
         await asyncio.gather(onboard(client, *MAIN, auto_reload=True), onboard(client, *PARKED, auto_reload=False))
         await persona_cycle(client, admin)
         await parked_post(client, admin)
-    workflow_ids = [onboarding_workflow_id(MAIN[0]), onboarding_workflow_id(PARKED[0])]
+    workflow_ids = [onboarding_workflow_id(MAIN[1]), onboarding_workflow_id(PARKED[1])]
     for slug in (CYCLE_SLUG, PARKED_SLUG):
         workflow_ids += [f"persona-{slug}", *await child_ids(client, f"persona-{slug}")]
     return await collect(client, workflow_ids, stored_secrets(stack))
@@ -250,7 +250,9 @@ async def record(stack: LocalStack) -> list[Recorded]:
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reelmirror-record-") as state_dir:
-        config = StackConfig(time_scale=TIME_SCALE, ui_port=None, state_dir=Path(state_dir))
+        # Recorded in plaintext (codec off): the fixtures hold only made-up data and stay reviewable and
+        # replayable without a key; ids are not part of replay, so older files replay as well.
+        config = StackConfig(time_scale=TIME_SCALE, ui_port=None, state_dir=Path(state_dir), codec=False)
         with LocalStack(config) as stack:
             try:
                 recorded = asyncio.run(record(stack))
