@@ -573,10 +573,17 @@ def _amount_or_fail(text: str, label: str) -> int:
 @account_app.command("import-key")
 def import_key(
     account: str,
-    secrets_dir: Annotated[Path | None, typer.Option(help="Defaults to REELMIRROR_SECRETS_DIR.")] = None,
+    secrets_dir: Annotated[
+        Path | None, typer.Option(help="A file store directory; defaults to the store the worker settings select.")
+    ] = None,
 ) -> None:
-    """Store an existing rm_ API key (read from standard input) for ACCOUNT, for use without onboarding."""
-    from activities.secrets import SecretStore
+    """Store an existing rm_ API key (read from standard input) for ACCOUNT, for use without onboarding.
+
+    It goes to the store the workers read: REELMIRROR_SECRETS_URL (the shared PostgreSQL store, sealed with
+    the codec keys) when set, else the files under REELMIRROR_SECRETS_DIR.
+    """
+    from activities.secret_store_select import SECRETS_URL_ENV, open_secret_store
+    from activities.secrets import SecretStoreError
     from activities.settings import ActivitySettings
 
     _refuse_early(lambda: _account_name(account, "ACCOUNT"))
@@ -584,11 +591,27 @@ def import_key(
     if not key.startswith("rm_"):
         fail("standard input must hold the API key, starting with rm_")
     try:
-        root = secrets_dir or ActivitySettings.from_env().secrets_dir
+        settings = ActivitySettings.from_env()
     except ValueError as exc:
         fail(str(exc))
-    SecretStore(root).put(account, "api_key", key)
-    print(f"API key stored for account {account!r}")
+    if secrets_dir is not None:
+        if settings.secrets_url is not None:
+            fail(f"--secrets-dir and {SECRETS_URL_ENV} select different stores; unset one of them")
+        settings = settings.model_copy(update={"secrets_dir": secrets_dir})
+
+    async def store_key() -> str:
+        store = await open_secret_store(settings)
+        try:
+            await store.put(account, "api_key", key)
+        finally:
+            await store.aclose()
+        return store.describe()
+
+    try:
+        where = asyncio.run(store_key())
+    except (ValueError, SecretStoreError) as exc:
+        fail(str(exc))
+    print(f"API key stored for account {account!r} in the {where}")
     _finish(0)
 
 

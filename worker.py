@@ -3,10 +3,12 @@
 Configuration comes from the environment (see README and docs/operating-in-production.md): Temporal
 connection through temporalio's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...),
 the payload key (REELMIRROR_CODEC_KEYS or REELMIRROR_CODEC_KEY_FILE, required unless REELMIRROR_CODEC=off),
-the ReelMirror side through `activities.settings.ActivitySettings`, telemetry through
-`observability.settings.ObservabilitySettings`. Invalid settings, or a metrics or health port that cannot
-be bound, stop it with one line and exit 2 before it connects; a Temporal that is not up yet is waited for
-(REELMIRROR_CONNECT_TIMEOUT_SECONDS). SIGINT/SIGTERM finish in-flight activities' current attempt and exit.
+the ReelMirror side through `activities.settings.ActivitySettings`, the secret store by
+`activities.secret_store_select` (REELMIRROR_SECRETS_URL: the shared PostgreSQL store), telemetry through
+`observability.settings.ObservabilitySettings`. Invalid settings, an unusable secret store, or a metrics or
+health port that cannot be bound, stop it with one line and exit 2 before it connects; a Temporal that is not
+up yet is waited for (REELMIRROR_CONNECT_TIMEOUT_SECONDS). SIGINT/SIGTERM finish in-flight activities'
+current attempt and exit.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from temporalio.worker import Worker
 
 from activities.imap_mailbox import mailbox_from_settings
 from activities.reelmirror import ReelMirrorActivities
+from activities.secret_store_select import open_secret_store
 from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
 from control.connection import TemporalUnreachableError, connect_with_retry, converter_from_env, task_queue
@@ -40,8 +43,8 @@ from workflows.persona_loop import PersonaLoopWorkflow
 WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow, AccountOpsWorkflow, AlertWorkflow]
 
 
-def build_activities(settings: ActivitySettings) -> ReelMirrorActivities:
-    return ReelMirrorActivities(settings, SecretStore(settings.secrets_dir), mailbox_from_settings(settings))
+def build_activities(settings: ActivitySettings, store: SecretStore) -> ReelMirrorActivities:
+    return ReelMirrorActivities(settings, store, mailbox_from_settings(settings))
 
 
 def build_worker(client: Client, queue: str, activities: ReelMirrorActivities) -> Worker:
@@ -75,11 +78,15 @@ async def run() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    # before connecting: a bad mailbox configuration or an unusable secret store stops it here
+    store = await open_secret_store(settings)
+    logging.debug("secret store: %r", store)
+    activities = build_activities(settings, store)
     readiness = WorkerReadiness()
-    health = await start_health(telemetry, readiness)
-    activities = build_activities(settings)  # before connecting: a bad mailbox configuration stops it here
     provider = None
+    health = None
     try:
+        health = await start_health(telemetry, readiness)
         runtime = temporal_runtime(telemetry.metrics_address)
         if telemetry.metrics_address is not None:
             logging.info("Prometheus metrics on http://%s/metrics", telemetry.metrics_address)
@@ -107,6 +114,7 @@ async def run() -> None:
             logging.info("shutting down")
     finally:
         await activities.aclose()
+        await store.aclose()
         if provider is not None:
             provider.shutdown()
         if health is not None:

@@ -54,9 +54,9 @@ class ActivityBase:
             self.settings.base_url, token=token, timeout=self.settings.http_timeout_seconds, http=self._pool()
         )
 
-    def _account_client(self, account_ref: str) -> ReelMirrorClient:
+    async def _account_client(self, account_ref: str) -> ReelMirrorClient:
         """A client authenticated with the account's stored `rm_` key (MissingSecretError if none)."""
-        key = self.store.require(
+        key = await self.store.require(
             account_ref, API_KEY, hint="run onboarding, or store the account's rm_ key, then signal credentials_updated"
         )
         return self._client(key.get_secret_value())

@@ -63,7 +63,7 @@ class ContentActivities(ActivityBase):
         sync is older than the cooldown (or that never completed one) means a sync is running: NotReady,
         and the retry policy asks again until it is over.
         """
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         started = await client.sync_persona(input.persona_id)
         heartbeat("checking for skipped jobs")
         skipped = [
@@ -83,7 +83,8 @@ class ContentActivities(ActivityBase):
     @translated
     async def poll_sync_job(self, input: JobInput) -> SyncJobView:
         """Poll: NotReady until the job is completed, failed or skipped."""
-        job = await self._account_client(input.account_ref).get_sync_job(input.job_id)
+        client = await self._account_client(input.account_ref)
+        job = await client.get_sync_job(input.job_id)
         if not job.is_terminal:
             raise not_ready(f"sync job {job.id} is {job.status}")
         return SyncJobView.model_validate(job)
@@ -95,7 +96,7 @@ class ContentActivities(ActivityBase):
         post that already exists for it. A post of an auto_clone/auto_publish source without one is deferred:
         the server will generate it, and generating it ourselves would pay twice. So is a post whose source
         cannot be told (the answers name none) while any source lets the server generate."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         sources = await client.list_sources(input.persona_id)
         heartbeat("listing source posts")
         source_posts = await client.list_source_posts(input.persona_id)
@@ -165,7 +166,7 @@ class ContentActivities(ActivityBase):
         The check runs on every attempt, so the retry of a generate whose answer was lost finds the post
         the first attempt made and pays nothing more.
         """
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         existing = await existing_posts(client, input.persona_id, input.source_post_id)
         if existing:
             post = existing[0]
@@ -185,7 +186,7 @@ class ContentActivities(ActivityBase):
     @translated
     async def find_generated_post(self, input: FindGeneratedInput) -> GenerateOutcome:
         """Poll: NotReady until the server's automation has generated a post for the source post."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         existing = await existing_posts(client, input.persona_id, input.source_post_id)
         if not existing:
             raise not_ready(f"the server has not generated a post for source post {input.source_post_id} yet")

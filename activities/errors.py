@@ -27,7 +27,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
 from activities.mailbox import MailboxAuthError, MailboxError
-from activities.secrets import MissingSecretError, SecretStoreError
+from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
 from activities.settings import ActivitySettings
 from activities.unusable import UnusableAnswers
 from observability import metrics
@@ -102,6 +102,8 @@ ERROR_TABLE: dict[type[Exception], ErrorRow] = {
     # The worker's own state: a missing or unsafe secret file needs an operator, like a bad key.
     MissingSecretError: ErrorRow(ErrorType.MISSING_SECRET),
     SecretStoreError: ErrorRow(ErrorType.MISSING_SECRET),
+    # The shared store's database is down or failing over: retry with backoff, like the network.
+    SecretStoreUnavailableError: ErrorRow(ErrorType.TRANSPORT_ERROR),
     # An unreachable mailbox is a transport problem of its own kind: retry with backoff.
     MailboxError: ErrorRow(ErrorType.TRANSPORT_ERROR),
     # A refused inbox login needs an operator (the password file), not another try.

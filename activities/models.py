@@ -135,7 +135,8 @@ class EnsureTargetInput(AccountRef):
 
 
 class TargetView(_Model):
-    """`linked` is False when no connected account matches: a human must connect it in the dashboard."""
+    """`linked` is False when no connected account matches: a human must connect it in the dashboard.
+    `reason` says why it is not linked, or which fallback linked it."""
 
     linked: bool
     connected_account_id: str | None = None

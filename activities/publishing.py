@@ -40,7 +40,8 @@ class PublishingActivities(ActivityBase):
     async def poll_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
         """Poll: NotReady while media renders. Failed media is a result (`failed=True`), not an error:
         the workflow reports the post, it does not retry it."""
-        post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
+        client = await self._account_client(input.account_ref)
+        post = await client.get_generated_post(input.generated_post_id)
         view = GeneratedPostView.model_validate(post)
         if view.failed or post.status in POST_SETTLED or post.all_media_completed:
             return view
@@ -50,7 +51,8 @@ class PublishingActivities(ActivityBase):
     @activity.defn
     @translated
     async def get_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
-        post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
+        client = await self._account_client(input.account_ref)
+        post = await client.get_generated_post(input.generated_post_id)
         return GeneratedPostView.model_validate(post)
 
     @activity.defn
@@ -58,7 +60,8 @@ class PublishingActivities(ActivityBase):
     async def await_outgoing_post(self, input: GeneratedPostInput) -> GeneratedPostView:
         """Poll (auto_publish): NotReady until the server approved the post itself (outgoing id set), or the
         post can no longer be published (failed, rejected, sent to compose)."""
-        post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
+        client = await self._account_client(input.account_ref)
+        post = await client.get_generated_post(input.generated_post_id)
         view = GeneratedPostView.model_validate(post)
         if post.outgoing_post_id or view.failed or post.status in {"rejected", "composing"}:
             return view
@@ -69,7 +72,7 @@ class PublishingActivities(ActivityBase):
     async def approve_post(self, input: GeneratedPostInput) -> ApproveOutcome:
         """Approve once. Already publishing/published -> `already_approved` with its outgoing id; no
         publishing target (400) -> send to compose; rejected -> VALIDATION_ERROR (nothing to publish)."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         post = await client.get_generated_post(input.generated_post_id)
         settled = _settled_outcome(post)
         if settled is not None:
@@ -102,7 +105,7 @@ class PublishingActivities(ActivityBase):
     @translated
     async def reject_post(self, input: RejectInput) -> GeneratedPostView:
         """Reject once; an already rejected post is success."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         post = await client.get_generated_post(input.generated_post_id)
         if post.status == "rejected":
             return GeneratedPostView.model_validate(post)
@@ -122,7 +125,8 @@ class PublishingActivities(ActivityBase):
     @translated
     async def poll_deliveries(self, input: OutgoingPostInput) -> DeliveriesView:
         """Poll: NotReady until every delivery is published or failed."""
-        outgoing = await self._account_client(input.account_ref).get_publishing_post(input.outgoing_post_id)
+        client = await self._account_client(input.account_ref)
+        outgoing = await client.get_publishing_post(input.outgoing_post_id)
         if not outgoing.all_terminal:
             done = sum(1 for d in outgoing.deliveries if d.status in DELIVERY_TERMINAL)
             raise not_ready(f"outgoing post {outgoing.id}: {done}/{len(outgoing.deliveries)} deliveries finished")

@@ -73,6 +73,7 @@ class PersonaLoopWorkflow:
         self._last_sync: str | None = None
         self._budget_note: str | None = None
         self._unattributed = 0  # source posts deferred because no answer names their source
+        self._setup_notes: list[str] = []
         self._cycles_this_run = 0
         self._watchers: set[asyncio.Task[None]] = set()
         self._alerts = alerting.AlertSender(self._state)
@@ -114,6 +115,7 @@ class PersonaLoopWorkflow:
         setup = PersonaSetup(self._inp.account_ref, self._config, self._state, self._steps, self._record_error)
         await setup.run()
         self._targets_missing = setup.targets_missing
+        self._setup_notes = setup.notes
         self._steps.refresh_details()
 
     # --- one cycle -------------------------------------------------------------------------------------
@@ -507,7 +509,7 @@ class PersonaLoopWorkflow:
             last_error=self._state.last_error,
             next_sync_at=self._next_sync_at,
             targets_missing=list(self._targets_missing),
-            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
+            notes=[*self._setup_notes, *persona_rules.planning_notes(self._state.plan_book, self._unattributed)],
         )
 
     def _pending_approvals(self) -> list[PendingApproval]:
@@ -542,7 +544,7 @@ class PersonaLoopWorkflow:
             budget_note=self._budget_note,
             last_sync=self._last_sync,
             targets_missing=self._targets_missing,
-            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
+            notes=[*self._setup_notes, *persona_rules.planning_notes(self._state.plan_book, self._unattributed)],
         )
 
     # --- helpers -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
 from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
 from activities.mailbox import MailboxAuthError, MailboxError
-from activities.secrets import MissingSecretError, SecretStoreError
+from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
 from activities.settings import ActivitySettings
 from activities.unusable import UnusableAnswers
 from reelmirror import errors as rm
@@ -44,6 +44,7 @@ ROWS = [
     (rm.StripeConfirmationError("declined", decline_code="card_declined"), ErrorType.CARD_DECLINED, True, None),
     (MissingSecretError("acct", "api_key"), ErrorType.MISSING_SECRET, True, None),
     (SecretStoreError("world-readable"), ErrorType.MISSING_SECRET, True, None),
+    (SecretStoreUnavailableError("database restarting"), ErrorType.TRANSPORT_ERROR, False, None),
     (MailboxError("unreachable"), ErrorType.TRANSPORT_ERROR, False, None),
     (MailboxAuthError("login refused"), ErrorType.MAILBOX_AUTH, True, None),
 ]

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE, connect
 from devstack.stack import LocalStack, StackConfig
@@ -214,12 +214,12 @@ async def collect(client: Client, workflow_ids: list[str], known_secrets: list[s
     return recorded
 
 
-def stored_secrets(stack: LocalStack) -> list[str]:
+async def stored_secrets(stack: LocalStack) -> list[str]:
     """Every secret the worker stored for the recorded accounts: none of them may appear in a history."""
-    store = SecretStore(stack.secrets_dir)
+    store = FileSecretStore(stack.secrets_dir)
     secrets = []
     for _, account in (MAIN, PARKED):
-        found = {name: store.get(account, name) for name in SECRET_NAMES}
+        found = {name: await store.get(account, name) for name in SECRET_NAMES}
         missing = [name for name in REQUIRED_SECRETS if found[name] is None]
         if missing:
             raise RecordingError(f"the secret store holds no {', '.join(missing)} for {account}: nothing to check")
@@ -245,7 +245,7 @@ async def record(stack: LocalStack) -> list[Recorded]:
     workflow_ids = [onboarding_workflow_id(MAIN[1]), onboarding_workflow_id(PARKED[1])]
     for slug in (CYCLE_SLUG, PARKED_SLUG):
         workflow_ids += [f"persona-{slug}", *await child_ids(client, f"persona-{slug}")]
-    return await collect(client, workflow_ids, stored_secrets(stack))
+    return await collect(client, workflow_ids, await stored_secrets(stack))
 
 
 def main() -> int:
