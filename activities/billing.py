@@ -23,7 +23,8 @@ class BillingActivities(ActivityBase):
     @activity.defn
     @translated
     async def create_topup(self, input: TopupInput) -> TopupView:
-        session = await self._account_client(input.account_ref).create_topup(input.amount_cents)
+        client = await self._account_client(input.account_ref)
+        session = await client.create_topup(input.amount_cents)
         activity.logger.info("checkout for %d cents created for account %s", input.amount_cents, input.account_ref)
         return TopupView(checkout_url=session.url)
 
@@ -31,10 +32,11 @@ class BillingActivities(ActivityBase):
     @translated
     async def describe_account(self, input: AccountRef) -> AccountView:
         ref = input.account_ref
-        balance = BalanceView.model_validate(await self._account_client(ref).get_balance())
-        key = self.store.get(ref, API_KEY)
-        key_id = self.store.get(ref, API_KEY_ID)
-        scopes = self.store.get(ref, API_KEY_SCOPES)
+        client = await self._account_client(ref)
+        balance = BalanceView.model_validate(await client.get_balance())
+        key = await self.store.get(ref, API_KEY)
+        key_id = await self.store.get(ref, API_KEY_ID)
+        scopes = await self.store.get(ref, API_KEY_SCOPES)
         return AccountView(
             balance=balance,
             key_id=key_id.get_secret_value() if key_id else None,

@@ -22,7 +22,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.alerts import WEBHOOK_FAILED, WEBHOOK_REFUSED, AlertActivities
 from activities.operator_models import AlertMessage, SendAlertInput
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from activities.settings import ActivitySettings
 from devstack.ports import free_port
 
@@ -73,7 +73,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def alerts(tmp_path: Path) -> AsyncIterator[AlertActivities]:
-    activities = AlertActivities(ActivitySettings(web_ui_url=WEB_UI), SecretStore(tmp_path))
+    activities = AlertActivities(ActivitySettings(web_ui_url=WEB_UI), FileSecretStore(tmp_path))
     yield activities
     await activities.aclose()
 
