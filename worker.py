@@ -34,11 +34,13 @@ from control.telemetry import configure_tracing
 from observability.health import HealthServer, WorkerReadiness
 from observability.runtime import BindError, bind_message, temporal_runtime
 from observability.settings import HEALTH_PORT_ENV, ObservabilitySettings
+from workflows.account_ops import AccountOpsWorkflow
+from workflows.alert import AlertWorkflow
 from workflows.content_post import ContentPostWorkflow
 from workflows.onboarding import OnboardingWorkflow
 from workflows.persona_loop import PersonaLoopWorkflow
 
-WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow]
+WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow, AccountOpsWorkflow, AlertWorkflow]
 
 
 def build_activities(settings: ActivitySettings, store: SecretStore) -> ReelMirrorActivities:

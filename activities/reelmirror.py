@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.account import AccountActivities
+from activities.alerts import AlertActivities
+from activities.billing import BillingActivities
 from activities.content import ContentActivities
 from activities.persona import PersonaActivities
 from activities.publishing import PublishingActivities
@@ -29,7 +31,13 @@ def activity_method_names(cls: type) -> list[str]:
 
 
 class ReelMirrorActivities(
-    AccountActivities, PersonaActivities, ContentActivities, PublishingActivities, WorkflowStateActivities
+    AccountActivities,
+    PersonaActivities,
+    ContentActivities,
+    PublishingActivities,
+    WorkflowStateActivities,
+    BillingActivities,
+    AlertActivities,
 ):
     """Construct with `(settings, store, mailbox)`; register `all()`; `await aclose()` on shutdown."""
 

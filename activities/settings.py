@@ -91,10 +91,17 @@ class ActivitySettings(BaseModel):
     # The project's public anon key, sent as `apikey` to Supabase's token endpoint (a real project asks
     # for it on refresh and password login; the simulator does not).
     supabase_anon_key: SecretStr | None = None
+    # Where alerts link to: the Temporal Web UI as operators reach it.
+    web_ui_url: str = "http://localhost:8233"
 
     @field_validator("base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
+        return _http_url(value, optional=False) or value
+
+    @field_validator("web_ui_url")
+    @classmethod
+    def _web_ui_url(cls, value: str) -> str:
         return _http_url(value, optional=False) or value
 
     @field_validator("mailbox_url", "stripe_api_base")
@@ -201,5 +208,6 @@ ENV_VARS: dict[str, str] = {
     "REELMIRROR_IDEMPOTENCY_KEYS": "idempotency_keys",
     "REELMIRROR_AUTH_ORIGIN": "auth_origin",
     "REELMIRROR_SUPABASE_ANON_KEY": "supabase_anon_key",
+    "REELMIRROR_WEB_UI_URL": "web_ui_url",
 }
 _VAR_OF_FIELD = {field: var for var, field in ENV_VARS.items()}

@@ -8,34 +8,49 @@ post id held in the `ReelMirrorPostId` search attribute.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from control import decisions
+from control.decisions import check_post_id
+from control.errors import OperatorError, explain
+from workflows import config_changes
 from workflows.config import OnboardingInput, PersonaConfig, check_account_ref, onboarding_workflow_id
 from workflows.content_post import ContentPostWorkflow
-from workflows.models import (
-    ConfirmEmailSignal,
-    PersonaLoopInput,
-    PersonaStatus,
-    PostRef,
-    PostResult,
-    RejectSignal,
-)
+from workflows.models import ConfirmEmailSignal, DecisionReply, PersonaLoopInput, PersonaStatus, PostResult
 from workflows.onboarding import OnboardingWorkflow
 from workflows.persona_loop import PersonaLoopWorkflow
 from workflows.policies import Timing
-from workflows.search_attributes import POST_ID
+
+__all__ = [
+    "QUERY_TIMEOUT",
+    "OperatorError",
+    "PersonaSignal",
+    "check_link",
+    "check_post_id",
+    "confirm_email",
+    "decide",
+    "find_post",
+    "persona_handle",
+    "persona_statuses",
+    "retry",
+    "running_personas",
+    "signal_persona",
+    "start_onboarding",
+    "start_persona",
+]
 
 #: The persona signals an operator sends with no payload.
 PersonaSignal = Callable[[PersonaLoopWorkflow], Awaitable[None] | None]
 
-
-class OperatorError(Exception):
-    """A refusal with a one-line reason that names what to fix."""
+#: A query needs a worker; without one it would wait for the RPC deadline, so every query is bounded.
+QUERY_TIMEOUT = timedelta(seconds=3)
 
 
 async def start_onboarding(client: Client, inp: OnboardingInput, task_queue: str) -> WorkflowHandle:
@@ -55,13 +70,6 @@ def check_link(link: str) -> str:
     if not link.startswith(("http://", "https://")):
         raise OperatorError("the confirmation link must be the http(s) URL from the e-mail")
     return link
-
-
-def check_post_id(post_id: str) -> str:
-    """Post ids go into a visibility query: refuse anything that is not a plain id before it gets there."""
-    if not post_id or any(c in post_id for c in "'\"\\ "):
-        raise OperatorError(f"{post_id!r} is not a post id; copy it from `starter.py status`")
-    return post_id
 
 
 def check_onboarding_account(account: str) -> str:
@@ -87,10 +95,12 @@ async def confirm_email(client: Client, account: str, link: str) -> None:
 async def start_persona(
     client: Client, account_ref: str, config: PersonaConfig, timing: Timing, task_queue: str
 ) -> tuple[WorkflowHandle, bool]:
-    """Start the persona's loop; returns (handle, False) when it is already running (nothing changes).
+    """Start the persona's loop; returns (handle, False) when it is already running with this configuration.
 
     Two names can slug to one workflow id ("Sunset Kitchen!" and "sunset kitchen"): a running persona of
-    another name under that id is refused, never mistaken for this one."""
+    another name under that id is refused, never mistaken for this one. A running persona with another
+    configuration is refused too: the file's changes would be silently ignored, so the error names them and
+    the command that applies them (`persona update`)."""
     sources = ", ".join(f"{s.platform}/{s.username} ({s.automation_mode})" for s in config.sources)
     try:
         handle = await client.start_workflow(
@@ -114,6 +124,12 @@ async def start_persona(
             raise OperatorError(
                 f"persona '{config.name}' would take the workflow id {config.workflow_id} of the running persona "
                 f"'{running.config.name}'; give it a slug of its own (slug = \"...\" in its file)"
+            ) from None
+        changes = config_changes.describe_changes(running.config, config) if running is not None else []
+        if changes:
+            raise OperatorError(
+                f"{config.workflow_id} is already running with another configuration ({'; '.join(changes)}); "
+                "apply the file with `starter.py persona update FILE`"
             ) from None
         return handle, False
 
@@ -148,43 +164,33 @@ async def running_personas(client: Client) -> list[WorkflowHandle[PersonaLoopWor
 
 
 async def persona_statuses(client: Client, slug: str | None = None) -> list[PersonaStatus]:
+    """Every running persona's status, queried concurrently, each bounded by `QUERY_TIMEOUT`."""
     handles = [await persona_handle(client, slug)] if slug else await running_personas(client)
-    statuses = []
-    for handle in handles:
-        statuses.append(await handle.query(PersonaLoopWorkflow.status))
+
+    async def ask(handle: WorkflowHandle[PersonaLoopWorkflow, PersonaStatus]) -> PersonaStatus:
+        try:
+            async with asyncio.timeout(QUERY_TIMEOUT.total_seconds()):
+                return await handle.query(PersonaLoopWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
+        except Exception as exc:
+            explained = explain(exc, f"the status of {handle.id}")
+            if explained is None:
+                raise
+            raise explained from None
+
+    statuses = await asyncio.gather(*(ask(h) for h in handles))
     return sorted(statuses, key=lambda s: s.workflow_id)
 
 
 async def find_post(client: Client, post_id: str) -> WorkflowHandle[ContentPostWorkflow, PostResult]:
     """The running post workflow for a generated post id (or a post workflow id)."""
-    check_post_id(post_id)
-    if post_id.startswith("post-"):
-        handle = client.get_workflow_handle_for(ContentPostWorkflow.run, post_id)
-        await _require_running(handle, f"no post workflow {post_id} is running")
-        return handle
-    query = (
-        f"WorkflowType = '{ContentPostWorkflow.__name__}' AND {POST_ID.name} = '{post_id}'"
-        " AND ExecutionStatus = 'Running'"
-    )
-    async for execution in client.list_workflows(query):
-        return client.get_workflow_handle_for(ContentPostWorkflow.run, execution.id)
-    raise OperatorError(f"no post {post_id} is waiting in any persona; `starter.py status` lists pending approvals")
+    handle = await decisions.find_post(client, post_id)
+    await _require_running(handle, f"no post workflow {handle.id} is running")
+    return handle
 
 
-async def decide(client: Client, post_id: str, *, approve: bool, reason: str | None = None) -> str:
-    """Approve or reject one pending post; refuses posts that are not waiting for a decision."""
-    handle = await find_post(client, post_id)
-    progress = await handle.query(ContentPostWorkflow.status)
-    if progress.pending_approval is None:
-        raise OperatorError(
-            f"post {post_id} is not waiting for approval (stage: {progress.stage}); nothing was changed"
-        )
-    gid = progress.generated_post_id or post_id
-    if approve:
-        await handle.signal(ContentPostWorkflow.approve, PostRef(post_id=gid))
-    else:
-        await handle.signal(ContentPostWorkflow.reject, RejectSignal(post_id=gid, reason=reason))
-    return handle.id
+async def decide(client: Client, post_id: str, *, approve: bool, reason: str | None = None) -> DecisionReply:
+    """Approve or reject one post through its Update: the reply when taken, `Refused` with the reason if not."""
+    return await decisions.decide(client, post_id, approve=approve, reason=reason)
 
 
 async def retry(client: Client, target: str) -> str:

@@ -3,10 +3,10 @@
 It starts the local stack (Temporal dev server with its Web UI, the ReelMirror simulator, localstripe, one
 worker), onboards an account with a card (welcome bonus) and auto-reload, connects a publishing account the
 way a human would in the dashboard, starts the example persona, approves and rejects posts through the same
-signals `starter.py approve/reject` send, waits for the deliveries, prints what happened and checks it
-against the simulator's ledger (one generate per source post, charges equal to what was generated). It
-exits non-zero when a check fails, so CI runs it as a test. Everything it started is stopped at the end,
-unless --keep-running leaves the stack up for browsing the Web UI.
+Updates `starter.py approve/reject` send (`control.ops.decide`), waits for the deliveries, prints what
+happened and checks it against the simulator's ledger (one generate per source post, charges equal to what
+was generated). It exits non-zero when a check fails, so CI runs it as a test. Everything it started is
+stopped at the end, unless --keep-running leaves the stack up for browsing the Web UI.
 """
 
 from __future__ import annotations

@@ -95,6 +95,28 @@ class CostTable(_Strict):
         )
 
 
+ALERT_EVENTS = ("decision_needed", "parked", "failed", "budget_reached")
+AlertEventKind = Literal["decision_needed", "parked", "failed", "budget_reached"]
+
+
+class AlertWebhook(_Strict):
+    """A receiver of the persona's alerts: a JSON POST whose `text` field also suits a Slack webhook.
+
+    The URL travels in the persona's workflow input, like the rest of this file (encrypted in history
+    by the payload codec).
+    """
+
+    url: str
+    events: list[AlertEventKind] = Field(default_factory=lambda: list(ALERT_EVENTS), min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+
 class PersonaConfig(_Strict):
     name: str = Field(min_length=1, max_length=100)
     writing_style: str = Field(default="", max_length=2000)
@@ -109,6 +131,7 @@ class PersonaConfig(_Strict):
     costs: CostTable = Field(default_factory=CostTable)
     # cycles to run before the workflow completes; None runs forever (tests and the demo set a number)
     max_cycles: int | None = Field(default=None, ge=1, le=1_000_000)
+    alerts: list[AlertWebhook] = Field(default_factory=list)
     # what the first listing counts as new: "none" (only posts that appear after the start) or its newest N
     backlog: Literal["none"] | int = Field(default=20)
 

@@ -17,6 +17,7 @@ persona, not a workflow failure: only bugs fail a workflow. 402 and key problems
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from temporalio import workflow
@@ -34,14 +35,28 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.reelmirror import ReelMirrorActivities
     from observability import metrics
-    from workflows import persona_loop, policies
+    from workflows import decisions, persona_loop, policies
     from workflows.failures import error_message, error_type, is_timeout
-    from workflows.models import ContentPostInput, PendingApproval, PostProgress, PostRef, PostResult, RejectSignal
+    from workflows.messages import BAD_MESSAGE, BadMessage, optional_payload, refuse, warn_ignored
+    from workflows.models import (
+        ContentPostInput,
+        DecisionReply,
+        DecisionRequest,
+        PendingApproval,
+        PostDetails,
+        PostProgress,
+        PostResult,
+    )
     from workflows.policies import PollKind
     from workflows.post_details import post_details
     from workflows.search_attributes import PERSONA, POST_ID
     from workflows.stages import PostStage
     from workflows.steps import Steps
+
+
+# A cancelled post (`persona stop --now`) ends with this outcome and reports it, so its persona is not left
+# waiting for it; nothing is undone on the service (a generated post stays in the dashboard).
+CANCELLED_REASON = "cancelled by the operator"
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,7 @@ class ContentPostWorkflow:
         self._delivery_report: list[str] = []
         self._outcome: str | None = None
         self._reason: str | None = None
+        self._media: GeneratedPostView | None = None  # the rendered post, for `details`
         self._lean_reports = False
         self._last_report: tuple[object, ...] | None = None
         self._steps = Steps(
@@ -104,10 +120,13 @@ class ContentPostWorkflow:
             await self._pipeline()
         except PostEnded as end:
             self._outcome, self._reason = end.outcome, end.reason
+        except asyncio.CancelledError:
+            self._outcome, self._reason = "cancelled", CANCELLED_REASON
         except ActivityError as err:
             if isinstance(err.cause, CancelledError):
-                raise
-            self._outcome, self._reason = "failed", self._describe(err)
+                self._outcome, self._reason = "cancelled", CANCELLED_REASON
+            else:
+                self._outcome, self._reason = "failed", self._describe(err)
         self._pending = None
         metrics.post_finished(self._outcome or "failed")
         await self._steps.set_stage(PostStage.DONE)
@@ -180,6 +199,7 @@ class ContentPostWorkflow:
             policies.poll(self._inp.timing, kind, f"wait for the {kind} media of {generated_post_id}"),
             what="wait for the media",
         )
+        self._media = view
         if view.failed:
             raise PostEnded("media_failed", f"a media item of {generated_post_id} failed to render")
         return view
@@ -251,12 +271,15 @@ class ContentPostWorkflow:
                 timeout_summary=f"approval deadline: then {approval.default_action}" if timeout else None,
             )
         except TimeoutError:
-            self._decision = Decision(
-                approve=approval.default_action == "approve",
-                reason=f"no decision within {approval.timeout_minutes:g} minutes: default action",
-                by="timeout",
-            )
-            workflow.logger.info("No decision for %s: taking the default action %s", view.id, approval.default_action)
+            if self._decision is None:  # a decision that arrived together with the deadline stands
+                self._decision = Decision(
+                    approve=approval.default_action == "approve",
+                    reason=f"no decision within {approval.timeout_minutes:g} minutes: default action",
+                    by="timeout",
+                )
+                workflow.logger.info(
+                    "No decision for %s: taking the default action %s", view.id, approval.default_action
+                )
         self._pending = None
 
     async def _approve(self, generated_post_id: str) -> None:
@@ -315,45 +338,141 @@ class ContentPostWorkflow:
             self._outcome = "delivery_failed"
             self._reason = "; ".join(failures) or "the outgoing post has no deliveries"
 
-    # --- signals and query -------------------------------------------------------------------------
+    # --- messages ------------------------------------------------------------------------------------
+    # Every handler reads its payload through `workflows.messages`, so no input, `null`, a wrong type or
+    # extra inputs sent from the Web UI or the `temporal` CLI are refused or ignored, never a failed task.
+
+    @workflow.update(name="approve")
+    def approve_update(self, *payload: object) -> DecisionReply:
+        """Approve this post; the caller learns at once whether the decision was taken (see `decisions`)."""
+        return self._take_decision(payload, approve=True)
+
+    @approve_update.validator
+    def _validate_approve(self, *payload: object) -> None:
+        self._check_decision(payload, "approve")
+
+    @workflow.update(name="reject")
+    def reject_update(self, *payload: object) -> DecisionReply:
+        """Reject this post (with an optional reason), answered like `approve`."""
+        return self._take_decision(payload, approve=False)
+
+    @reject_update.validator
+    def _validate_reject(self, *payload: object) -> None:
+        self._check_decision(payload, "reject")
 
     @workflow.signal
-    def approve(self, ref: PostRef) -> None:
-        self._record_decision(ref, Decision(approve=True))
+    def approve(self, *payload: object) -> None:
+        """Fire-and-forget approval (the Web UI's "Send a Signal"): no input needed; ignored when too late."""
+        self._signalled_decision(payload, "approve", approve=True)
 
     @workflow.signal
-    def reject(self, signal: RejectSignal) -> None:
-        self._record_decision(signal, Decision(approve=False, reason=signal.reason))
+    def reject(self, *payload: object) -> None:
+        self._signalled_decision(payload, "reject", approve=False)
 
     @workflow.signal
-    def topped_up(self) -> None:
+    def topped_up(self, *payload: object) -> None:
         self._steps.notify_topped_up()
 
     @workflow.signal
-    def credentials_updated(self) -> None:
+    def credentials_updated(self, *payload: object) -> None:
         self._steps.notify_credentials_updated()
 
     @workflow.signal
-    def retry(self) -> None:
+    def retry(self, *payload: object) -> None:
         """Retry the step this post parked on after its answers stayed unusable."""
         self._steps.notify_retry()
 
     @workflow.query
-    def status(self) -> PostProgress:
+    def status(self, *payload: object) -> PostProgress:
         return self._progress()
 
-    def _record_decision(self, ref: PostRef, decision: Decision) -> None:
-        """First decision wins; one for another post (a caller's mistake) is ignored, loudly."""
-        mine = {self._inp.post.source_post_id, workflow.info().workflow_id, self._generated_post_id}
-        if ref.post_id not in mine:
-            workflow.logger.warning(
-                "Ignoring a decision for %s: this workflow handles %s", ref.post_id, sorted(m for m in mine if m)
-            )
+    @workflow.query
+    def details(self, *payload: object) -> PostDetails:
+        """The post in full, for `starter.py show`: content, where it is, how it was decided, deliveries."""
+        media = self._media
+        pending = self._pending
+        return PostDetails(
+            workflow_id=workflow.info().workflow_id,
+            persona_slug=self._inp.persona_slug,
+            persona_workflow_id=self._inp.persona_workflow_id,
+            account_ref=self._inp.account_ref,
+            post=self._inp.post,
+            generated_post_id=self._generated_post_id,
+            caption=(media.caption if media else None) or self._inp.post.caption,
+            media_urls=[m.url for m in media.media if m.url] if media else [],
+            stage=self._steps.stage,
+            parked_reason=self._steps.parked_reason,
+            parked_since=self._steps.park.since if self._steps.park else None,
+            pending_approval=pending,
+            decision=self._decision_text(),
+            outcome=self._outcome,
+            reason=self._reason,
+            cost_cents=self._cost_cents,
+            outgoing_post_id=self._outgoing_post_id,
+            deliveries=list(self._delivery_report),
+        )
+
+    def _check_decision(self, payload: tuple[object, ...], handler: str) -> DecisionRequest:
+        """The request, or the refusal the caller sees (validator and handler both ask)."""
+        try:
+            request = optional_payload(DecisionRequest, payload, handler=handler) or DecisionRequest()
+        except BadMessage as exc:
+            raise refuse(BAD_MESSAGE, str(exc)) from None
+        refused = decisions.refusal(self._decision_state(), request.post_id)
+        if refused is not None:
+            raise refuse(refused.kind, refused.message)
+        return request
+
+    def _take_decision(self, payload: tuple[object, ...], *, approve: bool) -> DecisionReply:
+        # Checked again: the approval deadline may have fired between the validator and this handler.
+        request = self._check_decision(payload, "approve" if approve else "reject")
+        reason = None if approve else request.reason
+        self._decision = Decision(approve=approve, reason=reason)
+        return DecisionReply(
+            workflow_id=workflow.info().workflow_id,
+            source_post_id=self._inp.post.source_post_id,
+            generated_post_id=self._generated_post_id,
+            approved=approve,
+            reason=reason,
+        )
+
+    def _signalled_decision(self, payload: tuple[object, ...], handler: str, *, approve: bool) -> None:
+        try:
+            request = optional_payload(DecisionRequest, payload, handler=handler) or DecisionRequest()
+        except BadMessage as exc:
+            warn_ignored(handler, exc)
             return
-        if self._decided or self._decision is not None:
-            workflow.logger.info("Ignoring a second decision for %s", ref.post_id)
+        self._record_decision(request.post_id, Decision(approve=approve, reason=None if approve else request.reason))
+
+    def _record_decision(self, post_id: str | None, decision: Decision) -> None:
+        """First decision wins; one for another post (a caller's mistake) is ignored, loudly."""
+        refused = decisions.refusal(self._decision_state(), post_id)
+        # Unlike the update, a signal may come early (while the media renders): it is kept for later.
+        if refused is not None and refused.kind != decisions.NOT_READY:
+            warn_ignored("approve" if decision.approve else "reject", refused.message)
             return
         self._decision = decision
+
+    def _decision_state(self) -> decisions.DecisionState:
+        decided_by = self._decision.by if self._decision else None
+        if decided_by is None and self._decided:
+            decided_by = "policy" if self._inp.approval.mode == "auto" else "server"
+        return decisions.DecisionState(
+            ids={self._inp.post.source_post_id, workflow.info().workflow_id, self._generated_post_id or ""},
+            waiting=self._pending is not None,
+            decided_by=decided_by,
+            approved=self._decision.approve if self._decision else (True if self._decided else None),
+            default_action=self._inp.approval.default_action,
+            stage=self._steps.stage,
+            outcome=self._outcome,
+            auto_approval=self._inp.approval.mode == "auto",
+        )
+
+    def _decision_text(self) -> str | None:
+        if self._decision is None:
+            return None
+        verb = "approved" if self._decision.approve else "rejected"
+        return f"{verb} by {self._decision.by}" + (f": {self._decision.reason}" if self._decision.reason else "")
 
     # --- reports -----------------------------------------------------------------------------------
 
@@ -376,9 +495,12 @@ class ContentPostWorkflow:
             generated_post_id=self._generated_post_id,
             stage=stage,
             parked_reason=self._steps.parked_reason,
+            parked_since=self._steps.park.since if self._steps.park else None,
+            parked_kind=self._steps.park.kind if self._steps.park else None,
             pending_approval=self._pending,
             finished=stage == PostStage.DONE,
             outcome=self._outcome,
+            reason=self._reason,
             cost_cents=self._cost_cents,
             generated_by_us=self._generated_by_us,
             published_deliveries=self._published,

@@ -7,11 +7,13 @@ references, never a secret. What an operator configures lives in `workflows.conf
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.models import PlanBook, PlannedPost
-from workflows.config import ApprovalPolicy, CostTable, PersonaConfig
+from activities.models import BalanceView, PlanBook, PlannedPost
+from activities.operator_models import AlertMessage
+from workflows.config import AlertWebhook, ApprovalPolicy, CostTable, PersonaConfig
 from workflows.policies import Timing
 
 
@@ -46,6 +48,8 @@ class OnboardingStatus(_Record):
     parked_reason: str | None = None
     # API keys that may exist without this bot holding them (see AccountSummary)
     orphaned_key_names: list[str] = Field(default_factory=list)
+    account_ref: str | None = None
+    notes: list[str] = Field(default_factory=list)
 
 
 # --- persona loop and posts ----------------------------------------------------------------------------
@@ -58,6 +62,24 @@ class PostRef(_Record):
 
 
 class RejectSignal(PostRef):
+    reason: str | None = None
+
+
+class DecisionRequest(_Record):
+    """The input of approve and reject (update or signal), every field optional: the post workflow knows
+    its post, so a decision sent from the Web UI with no input at all is a decision for that post."""
+
+    post_id: str | None = None  # when given, it must be this workflow's post (a guard against a wrong id)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class DecisionReply(_Record):
+    """What the approve/reject update answers once the decision is taken (refusals are update errors)."""
+
+    workflow_id: str
+    source_post_id: str
+    generated_post_id: str | None
+    approved: bool
     reason: str | None = None
 
 
@@ -79,14 +101,40 @@ class PostProgress(_Record):
     generated_post_id: str | None = None
     stage: str
     parked_reason: str | None = None
+    parked_since: datetime | None = None
+    parked_kind: str | None = None  # balance | credentials | operator: what resumes it
     pending_approval: PendingApproval | None = None
     finished: bool = False
-    # published | partially_published | delivery_failed | rejected | composed | media_failed | failed
+    # published | partially_published | delivery_failed | rejected | composed | media_failed | failed | cancelled
     outcome: str | None = None
+    reason: str | None = None  # why it ended so (a failure, a rejection)
     cost_cents: int = 0
     generated_by_us: bool = False
     published_deliveries: int = 0
     failed_deliveries: int = 0
+
+
+class PostDetails(_Record):
+    """Everything `starter.py show` prints about one post that only its workflow knows (query `details`)."""
+
+    workflow_id: str
+    persona_slug: str
+    persona_workflow_id: str | None = None
+    account_ref: str
+    post: PlannedPost
+    generated_post_id: str | None = None
+    caption: str | None = None
+    media_urls: list[str] = Field(default_factory=list)
+    stage: str
+    parked_reason: str | None = None
+    parked_since: datetime | None = None
+    pending_approval: PendingApproval | None = None
+    decision: str | None = None  # "approved by operator", "rejected by timeout: ..."
+    outcome: str | None = None
+    reason: str | None = None
+    cost_cents: int = 0
+    outgoing_post_id: str | None = None
+    deliveries: list[str] = Field(default_factory=list)
 
 
 class ContentPostInput(_Record):
@@ -109,6 +157,17 @@ class PostResult(_Record):
     published_deliveries: int = 0
     failed_deliveries: int = 0
     failure_reason: str | None = None
+
+
+class FailedPost(_Record):
+    """A post of the persona that ended badly, kept for `status` (the last few only)."""
+
+    workflow_id: str
+    source_post_id: str
+    generated_post_id: str | None = None
+    outcome: str
+    reason: str | None = None
+    at: datetime
 
 
 class Counters(_Record):
@@ -140,6 +199,12 @@ class PersonaState(_Record):
     # child workflow id -> estimated cost of a post in flight that has not reported its cost yet; counted
     # against today's budget so posts started together cannot overspend it
     reserved_cents: dict[str, int] = Field(default_factory=dict)
+    # `persona stop`: no new cycle starts; the loop ends once the posts in flight have
+    stopping: bool = False
+    # `persona update`: the configuration the next cycle runs with (applied by continuing as new)
+    pending_config: PersonaConfig | None = None
+    recent_failures: list[FailedPost] = Field(default_factory=list)
+    alerts_sent: list[str] = Field(default_factory=list)  # alert workflow ids started, newest last
 
 
 class PersonaLoopInput(_Record):
@@ -170,4 +235,73 @@ class PersonaStatus(_Record):
     targets_missing: list[str] = Field(default_factory=list)
     # fallbacks in use because the vendor's answers omit fields we only assume
     notes: list[str] = Field(default_factory=list)
+    # filled by the status query (the final result leaves them at their defaults)
+    account_ref: str | None = None
+    parked_since: datetime | None = None
+    parked_kind: str | None = None
+    posts: list[PostProgress] = Field(default_factory=list)  # every post in flight, latest report each
+    recent_failures: list[FailedPost] = Field(default_factory=list)
+    stopping: bool = False
+    pending_changes: list[str] = Field(default_factory=list)  # what `persona update` changes at the next cycle
+    next_cycle_max_cents: int = 0  # the most the next cycle can spend (posts it may start x dearest media)
+    uncharged_cents: int = 0  # what posts in flight will still cost (not generated yet, e.g. parked on balance)
+
+
+class StopRequest(_Record):
+    """`persona stop`: `now` also cancels the posts in flight (each ends with outcome cancelled)."""
+
+    now: bool = False
+
+
+class StopReply(_Record):
+    workflow_id: str
+    already_stopping: bool
+    posts_in_flight: int
+    cancelled: list[str] = Field(default_factory=list)  # post workflows asked to cancel
+    parked_reason: str | None = None  # a parked persona stops when the park ends
+
+
+class ConfigChangeReply(_Record):
+    """`persona update`: what the accepted configuration changes, applied at the next cycle."""
+
+    workflow_id: str
+    changes: list[str]
+
+
+# --- alerts ----------------------------------------------------------------------------------------------
+
+
+class AlertInput(_Record):
+    alert: AlertMessage
+    webhooks: list[AlertWebhook]
+
+
+class AlertReport(_Record):
+    delivered: list[str] = Field(default_factory=list)  # webhook URLs
+    undelivered: dict[str, str] = Field(default_factory=dict)  # webhook URL -> last error
+
+
+# --- account operations (the CLI holds no API key: the worker acts) -------------------------------------
+
+
+class AccountRequest(_Record):
+    account_ref: str
+    action: Literal["status", "topup", "auto_reload"]
+    amount_cents: int | None = Field(default=None, gt=0)  # topup
+    auto_reload: bool | None = None
+    reload_threshold_cents: int | None = Field(default=None, ge=0)
+    reload_amount_cents: int | None = Field(default=None, gt=0)
+
+
+class AccountReply(_Record):
+    account_ref: str
+    balance: BalanceView | None = None
+    key_id: str | None = None
+    key_fingerprint: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    missing_scopes: list[str] = Field(default_factory=list)
+    # a link for a human: in history only as an (encrypted) payload, never in ids or search attributes
+    checkout_url: str | None = None
+    error: str | None = None
+    error_type: str | None = None
 

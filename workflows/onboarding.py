@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows.config import OnboardingInput
     from workflows.failures import error_message, error_type, is_timeout
+    from workflows.messages import BadMessage, optional_payload, warn_ignored
     from workflows.models import AccountSummary, ConfirmEmailSignal, OnboardingStatus
     from workflows.policies import PollKind
     from workflows.stages import OnboardingStage
@@ -249,26 +250,37 @@ class OnboardingWorkflow:
             self._last_error = f"auto-reload was refused (it needs a saved payment method): {error_message(err)}"
             return balance
 
-    # --- signal and query --------------------------------------------------------------------------
+    # --- messages --------------------------------------------------------------------------------------
+    # Payloads are read through `workflows.messages`: a malformed one is ignored, never a failed task.
 
     @workflow.signal
-    def confirm_email(self, signal: ConfirmEmailSignal) -> None:
+    def confirm_email(self, *payload: object) -> None:
         """The link from the confirmation e-mail, handed in by the operator (`starter.py confirm-email`)."""
+        try:
+            signal = optional_payload(ConfirmEmailSignal, payload, handler="confirm_email")
+        except BadMessage as exc:
+            warn_ignored("confirm_email", exc)
+            return
+        if signal is None or not signal.link.startswith(("http://", "https://")):
+            warn_ignored("confirm_email", "it carries no http(s) link")
+            return
         self._link = signal.link
 
     @workflow.signal
-    def retry(self) -> None:
+    def retry(self, *payload: object) -> None:
         """Retry the step onboarding parked on after its answers stayed unusable."""
         self._steps.notify_retry()
 
     @workflow.query
-    def status(self) -> OnboardingStatus:
+    def status(self, *payload: object) -> OnboardingStatus:
         return OnboardingStatus(
             stage=self._steps.stage,
             email=self._inp.email,
             last_error=self._last_error,
             parked_reason=self._steps.parked_reason,
             orphaned_key_names=list(self._orphaned_keys),
+            account_ref=self._inp.account_ref,
+            notes=list(self._notes),
         )
 
     # --- visibility and helpers ----------------------------------------------------------------------

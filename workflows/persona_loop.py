@@ -34,8 +34,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.planning import handed_on
     from activities.reelmirror import ReelMirrorActivities
-    from workflows import content_post, persona_rules, policies
+    from workflows import alerting, attention, config_changes, content_post, persona_rules, policies
+    from workflows.config import PersonaConfig
+    from workflows.messages import BAD_MESSAGE, BadMessage, optional_payload, refuse, warn_ignored
     from workflows.models import (
+        ConfigChangeReply,
         ContentPostInput,
         PendingApproval,
         PersonaLoopInput,
@@ -43,6 +46,8 @@ with workflow.unsafe.imports_passed_through():
         PersonaStatus,
         PostProgress,
         PostResult,
+        StopReply,
+        StopRequest,
     )
     from workflows.persona_details import persona_details
     from workflows.persona_reconcile import reconcile_posts
@@ -68,12 +73,13 @@ class PersonaLoopWorkflow:
         self._setup_notes: list[str] = []
         self._cycles_this_run = 0
         self._watchers: set[asyncio.Task[None]] = set()
+        self._alerts = alerting.AlertSender(self._state)
         self._steps = Steps(
             account_ref=inp.account_ref,
             timing=inp.timing,
             stage=PersonaStage.SETUP,
             parked_stage=PersonaStage.PARKED,
-            details=self._details,
+            details=self._details_and_alerts,
             upsert_unchanged=False,
             recheck_cents=self._config.costs.image_cents or 1,
             should_rest=self._history_is_long,
@@ -86,6 +92,8 @@ class PersonaLoopWorkflow:
             await self._setup()
             while not self._cycles_exhausted():
                 await self._wait_while_paused()
+                if self._state.stopping:
+                    break
                 await self._cycle()
                 if self._cycles_exhausted():
                     break
@@ -255,7 +263,7 @@ class PersonaLoopWorkflow:
         """A durable timer to the next sync; pausing cancels it, resuming re-arms it for what is left."""
         due = workflow.now() + self._timing.scaled(self._config.sync_interval_minutes * 60)
         self._next_sync_at = due
-        while True:
+        while not self._state.stopping:
             if self._state.paused:
                 await self._wait_while_paused()
                 continue
@@ -265,24 +273,28 @@ class PersonaLoopWorkflow:
                 return
             try:
                 await workflow.wait_condition(
-                    lambda: self._state.paused, timeout=remaining, timeout_summary="next sync"
+                    lambda: self._state.paused or self._state.stopping, timeout=remaining, timeout_summary="next sync"
                 )
             except TimeoutError:
                 return
 
     async def _wait_while_paused(self) -> None:
-        if not self._state.paused:
+        if not self._state.paused or self._state.stopping:
             return
         await self._steps.set_stage(PersonaStage.PAUSED)
-        await workflow.wait_condition(lambda: not self._state.paused)
+        await workflow.wait_condition(lambda: not self._state.paused or self._state.stopping)
 
     def _cycles_exhausted(self) -> bool:
+        if self._state.stopping:
+            return True
         limit = self._config.max_cycles
         return limit is not None and self._state.cycles_done >= limit
 
     def _should_continue_as_new(self) -> bool:
         after = self._inp.continue_as_new_after_cycles
         if after is not None and self._cycles_this_run >= after:
+            return True
+        if self._state.pending_config is not None:  # `persona update`: the new run sets up with it
             return True
         return self._history_is_long()
 
@@ -293,12 +305,13 @@ class PersonaLoopWorkflow:
 
     async def _continue_as_new(self) -> None:
         """Start a fresh history carrying everything the loop remembers; children run on untouched."""
+        await self._alerts.flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.logger.info("Continuing as new after %d cycles in this run", self._cycles_this_run)
         workflow.continue_as_new(
             PersonaLoopInput(
                 account_ref=self._inp.account_ref,
-                config=self._config,
+                config=config_changes.take_pending(self._config, self._state),
                 timing=self._timing,
                 state=self._state,
                 continue_as_new_after_cycles=self._inp.continue_as_new_after_cycles,
@@ -320,6 +333,7 @@ class PersonaLoopWorkflow:
             await workflow.wait_condition(lambda: not self._state.active_posts)
         await workflow.wait_condition(lambda: not self._watchers)
         await self._steps.set_stage(PersonaStage.DONE)
+        await self._alerts.flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._status()
 
@@ -331,42 +345,117 @@ class PersonaLoopWorkflow:
             workflow.logger.info("Ignoring a repeated end report from %s", progress.workflow_id)
         self._steps.refresh_details()
 
-    # --- signals and query ----------------------------------------------------------------------------
+    # --- messages ----------------------------------------------------------------------------------------
+    # Every handler reads its payload through `workflows.messages`, so no input, `null`, a wrong type or
+    # extra inputs sent from the Web UI or the `temporal` CLI are refused or ignored, never a failed task.
 
     @workflow.signal
-    def post_progress(self, progress: PostProgress) -> None:
+    async def post_progress(self, *payload: object) -> None:
+        """A post's report (sent by its workflow on every stage change); alerts a human when one is due."""
+        try:
+            progress = optional_payload(PostProgress, payload, handler="post_progress")
+        except BadMessage as exc:
+            warn_ignored("post_progress", exc)
+            return
+        if progress is None or not progress.workflow_id.startswith(f"post-{self._slug}-"):
+            warn_ignored("post_progress", "it names no post of this persona")
+            return
         self._record_progress(progress)
+        attention.note_failure(self._state, progress, workflow.now())
+        if self._config.alerts:
+            await self._alerts.send(self._config, alerting.post_events(self._config.name, progress, workflow.now()))
 
     @workflow.signal
-    def pause(self) -> None:
+    def pause(self, *payload: object) -> None:
         """No new cycle starts while paused; posts in flight go on."""
         self._state.paused = True
         self._steps.refresh_details()
 
     @workflow.signal
-    def resume(self) -> None:
+    def resume(self, *payload: object) -> None:
         self._state.paused = False
         self._steps.refresh_details()
 
     @workflow.signal
-    async def topped_up(self) -> None:
+    async def topped_up(self, *payload: object) -> None:
         self._steps.notify_topped_up()
         await self._forward(content_post.ContentPostWorkflow.topped_up)
 
     @workflow.signal
-    async def credentials_updated(self) -> None:
+    async def credentials_updated(self, *payload: object) -> None:
         self._steps.notify_credentials_updated()
         await self._forward(content_post.ContentPostWorkflow.credentials_updated)
 
+    @workflow.update
+    async def stop(self, *payload: object) -> StopReply:
+        """No new cycle; the loop ends once its posts in flight have. `now`: cancel those posts too."""
+        request = self._stop_request(payload)
+        already = self._state.stopping
+        self._state.stopping = True
+        self._steps.refresh_details()
+        cancelled = await self._cancel_posts() if request.now else []
+        return StopReply(
+            workflow_id=workflow.info().workflow_id,
+            already_stopping=already,
+            posts_in_flight=len(self._state.active_posts),
+            cancelled=cancelled,
+            parked_reason=self._steps.parked_reason,
+        )
+
+    @stop.validator
+    def _validate_stop(self, *payload: object) -> None:
+        self._stop_request(payload)
+
+    @workflow.update
+    def reconfigure(self, *payload: object) -> ConfigChangeReply:
+        """`persona update`: a new persona file, checked now, applied at the next cycle."""
+        new = self._config_change(payload)
+        changes = config_changes.describe_changes(self._state.pending_config or self._config, new)
+        self._state.pending_config = new
+        return ConfigChangeReply(workflow_id=workflow.info().workflow_id, changes=changes)
+
+    @reconfigure.validator
+    def _validate_reconfigure(self, *payload: object) -> None:
+        self._config_change(payload)
+
     @workflow.signal
-    async def retry(self) -> None:
+    async def retry(self, *payload: object) -> None:
         """Retry what the persona and its posts parked on after answers stayed unusable."""
         self._steps.notify_retry()
         await self._forward(content_post.ContentPostWorkflow.retry)
 
     @workflow.query
-    def status(self) -> PersonaStatus:
-        return self._status()
+    def status(self, *payload: object) -> PersonaStatus:
+        extras = attention.status_extras(
+            self._inp.account_ref, self._config, self._state, self._steps.park, self._today()
+        )
+        return self._status().model_copy(update=extras)
+
+    def _stop_request(self, payload: tuple[object, ...]) -> StopRequest:
+        try:
+            request = optional_payload(StopRequest, payload, handler="stop") or StopRequest()
+        except BadMessage as exc:
+            raise refuse(BAD_MESSAGE, str(exc)) from None
+        if self._steps.stage == PersonaStage.DONE:
+            raise refuse("FINISHED", "the persona has finished")
+        return request
+
+    def _config_change(self, payload: tuple[object, ...]) -> PersonaConfig:
+        try:
+            new = optional_payload(PersonaConfig, payload, handler="reconfigure")
+        except BadMessage as exc:
+            raise refuse(BAD_MESSAGE, str(exc)) from None
+        if new is None:
+            raise refuse(BAD_MESSAGE, "reconfigure needs the persona's whole configuration")
+        if self._state.stopping or self._cycles_exhausted():
+            raise refuse("FINISHED", "the persona is stopping or has run its last cycle: no cycle would apply it")
+        current = self._state.pending_config or self._config
+        refused = config_changes.refusal(current, new)
+        if refused is not None:
+            raise refuse("CONFIG_REFUSED", refused)
+        if not config_changes.describe_changes(current, new):
+            raise refuse("NO_CHANGE", "the running persona has this configuration already")
+        return new
 
     async def _forward(self, signal: Any) -> None:
         """Operator signals concern the whole account: every post in flight hears them too."""
@@ -381,6 +470,24 @@ class PersonaLoopWorkflow:
         for child_id, result in zip(children, results, strict=True):
             if isinstance(result, BaseException):
                 workflow.logger.warning("Could not forward %s to %s: %s", signal.__name__, child_id, result)
+
+    async def _cancel_posts(self) -> list[str]:
+        """Ask every post in flight to cancel; each ends with outcome `cancelled` and reports it."""
+        children = list(self._state.active_posts)
+        results = await asyncio.gather(
+            *(
+                workflow.get_external_workflow_handle_for(content_post.ContentPostWorkflow.run, child_id).cancel()
+                for child_id in children
+            ),
+            return_exceptions=True,
+        )
+        cancelled = []
+        for child_id, result in zip(children, results, strict=True):
+            if isinstance(result, BaseException):
+                workflow.logger.warning("Could not cancel %s: %s", child_id, result)
+            else:
+                cancelled.append(child_id)
+        return cancelled
 
     # --- visibility ----------------------------------------------------------------------------------
 
@@ -405,6 +512,23 @@ class PersonaLoopWorkflow:
 
     def _pending_approvals(self) -> list[PendingApproval]:
         return [p.pending_approval for p in self._state.active_posts.values() if p.pending_approval is not None]
+
+    def _details_and_alerts(self) -> str:
+        """The Web UI's details, refreshed on every change of the loop; the persona's own alerts go out
+        from here (a park, today's budget spent), since every such change passes through it."""
+        if self._config.alerts:
+            park = self._steps.park
+            events = alerting.persona_events(
+                self._config.name,
+                workflow.info().workflow_id,
+                parked_reason=park.reason if park else None,
+                parked_since=park.since if park else None,
+                budget_note=self._budget_note,
+                today=self._today(),
+                now=workflow.now(),
+            )
+            self._alerts.send_soon(self._config, events)
+        return self._details()
 
     def _details(self) -> str:
         return persona_details(

@@ -1,4 +1,5 @@
-"""The CLI refuses bad input with one `error:` line and exit code 2, before it connects to anything.
+"""The CLI refuses bad input with one `error:` line and exit code 2, before it connects to anything, and
+every command with good input says in one line that Temporal cannot be reached (exit 1).
 
 TEMPORAL_ADDRESS points at a closed port: a command that got past validation would fail with exit 1
 ("cannot reach Temporal"), so exit 2 proves the refusal happened first and nothing was started.
@@ -38,9 +39,33 @@ def run_cli(*args: str, stdin: str = "", **extra_env: str) -> subprocess.Complet
         ((), None),  # no command: help, exit 2 is click's convention for "nothing to do"
         (("persona", "start"), "Missing argument 'config'"),
         (("persona", "start", "no-such-file.toml"), "no-such-file.toml: no such file"),
-        (("approve",), "Missing argument 'post_id'"),
-        (("reject",), "Missing argument 'post_id'"),
+        (("approve",), "give POST_ID... or --persona PERSONA --all"),
+        (("reject",), "give POST_ID... or --persona PERSONA --all"),
         (("approve", "bad id'"), "is not a post id"),
+        (("approve", "gp_1", "gp_2'"), "\"gp_2'\" is not a post id"),
+        (("approve", "--all"), "give POST_ID... or --persona PERSONA --all"),
+        (("approve", "--persona", "nova"), "give POST_ID... or --persona PERSONA --all"),
+        (("approve", "gp_1", "--persona", "nova", "--all"), "give POST_ID... or --persona PERSONA --all"),
+        (("reject", "--persona", "x' OR '1'='1", "--all"), "is not a post id"),
+        (("reject", "gp_1", "--because", "x"), "No such option: --because"),
+        (("show",), "Missing argument 'post_id'"),
+        (("show", "gp 1"), "is not a post id"),
+        (("status", "a", "--persona", "b"), "give the persona once"),
+        (("status", "--persona", "x'y"), "is not a post id"),
+        (("persona", "update", "no-such-file.toml"), "no-such-file.toml: no such file"),
+        (("persona", "stop"), "Missing argument 'persona'"),
+        (("persona", "list", "--everything"), "No such option: --everything"),
+        (("account", "status", "--account", "Main Account"), "is not a valid account name"),
+        (("account", "topup"), "Missing argument 'amount'"),
+        (("account", "topup", "ten"), "AMOUNT: 'ten' is not an amount in dollars"),
+        (("account", "topup", "0"), "AMOUNT: must be more than $0"),
+        (("account", "topup", "12.345"), "is not an amount in dollars"),
+        (("account", "topup", "20000"), "at most $10,000"),
+        (("account", "auto-reload", "maybe"), "auto-reload is 'on' or 'off'"),
+        (("account", "auto-reload", "on", "--threshold", "-5"), "--threshold: '-5' is not an amount"),
+        (("onboard",), "--email is required"),
+        (("onboard", "status"), "Missing argument 'EMAIL|ACCOUNT'"),
+        (("onboard", "status", "Not An Account"), "is not a valid account name"),
         (("frobnicate",), "No such command 'frobnicate'"),
         (("onboard", "--email", "not-an-email"), "--email: 'not-an-email' is not an e-mail address"),
         (
@@ -79,18 +104,46 @@ def test_invalid_persona_file_names_the_field(tmp_path: Path) -> None:
     assert "sync_interval_minutes: must be at least 15" in result.stderr
 
 
-def test_valid_command_without_server_exits_1_with_one_line() -> None:
-    result = run_cli("status")
-    assert result.returncode == 1
-    assert result.stderr.startswith("error: cannot reach Temporal")
-    assert "Traceback" not in result.stderr
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status",),
+        ("status", "--problems", "--json"),
+        ("approve", "gp_1"),
+        ("approve", "gp_1", "gp_2"),
+        ("approve", "--persona", "nova", "--all"),
+        ("reject", "gp_1", "--reason", "off-brand"),
+        ("show", "gp_1"),
+        ("pause", "nova"),
+        ("resume", "nova"),
+        ("topped-up", "nova"),
+        ("credentials-updated", "nova"),
+        ("retry", "nova"),
+        ("persona", "start", "examples/demo-persona.toml"),
+        ("persona", "update", "examples/demo-persona.toml"),
+        ("persona", "stop", "nova"),
+        ("persona", "stop", "nova", "--now"),
+        ("persona", "list", "--all"),
+        ("account", "status"),
+        ("account", "topup", "25"),
+        ("account", "auto-reload", "on", "--threshold", "5", "--amount", "25"),
+        ("onboard", "--email", "a@b.co", "--no-wait"),
+        ("onboard", "status", "a@b.co"),
+        ("confirm-email", "main", "https://example.com/verify?token=x"),
+    ],
+)
+def test_every_command_without_a_server_exits_1_with_one_line(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: cannot reach Temporal"), result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
 
 
 def test_help_lists_every_operator_command() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("onboard", "confirm-email", "persona", "approve", "reject", "pause", "resume", "topped-up",
-                    "credentials-updated", "status", "watch", "account"):  # fmt: skip
+    for command in ("onboard", "confirm-email", "persona", "approve", "reject", "show", "pause", "resume",
+                    "topped-up", "credentials-updated", "retry", "status", "watch", "account"):  # fmt: skip
         assert command in result.stdout
 
 
@@ -118,3 +171,11 @@ def test_codec_off_is_an_explicit_opt_out() -> None:
     result = run_cli("status", **{KEYS_ENV: "", "REELMIRROR_CODEC": "off"})
     assert result.returncode == 1, "past the codec check, on to the (closed) Temporal port"
     assert result.stderr.startswith("error: cannot reach Temporal")
+
+
+def test_a_secret_store_that_cannot_be_used_is_one_line_and_exit_4(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "secrets"
+    not_a_directory.write_text("")
+    result = run_cli("account", "import-key", "main", "--secrets-dir", str(not_a_directory), stdin="rm_" + "k" * 24)
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.startswith("error: the secret store cannot be used") and len(result.stderr.splitlines()) == 1

@@ -1,4 +1,4 @@
-"""Bad operator input against a running stack: one `error:` line, exit code 2, and nothing started or changed.
+"""Bad operator input against a running stack: one `error:` line, its exit code, nothing started or changed.
 
 The unit tests of the CLI (tests/control/test_starter_cli.py) prove refusals happen before connecting,
 with Temporal out of reach. These run `starter.py` as an operator does, against a live stack that already
@@ -122,19 +122,29 @@ async def snapshot(client: Client, sim: SimulatorAdmin) -> Snapshot:
 
 
 async def assert_refused(
-    stack: LocalStack, client: Client, sim: SimulatorAdmin, args: tuple[str, ...], expected: str, **kwargs: Any
+    stack: LocalStack,
+    client: Client,
+    sim: SimulatorAdmin,
+    args: tuple[str, ...],
+    expected: str,
+    *,
+    code: int = 2,
+    runs_on_worker: bool = False,
+    **kwargs: Any,
 ) -> None:
-    """The command fails with one `error:` line naming the problem; workflows and ledger are untouched."""
+    """The command fails with one `error:` line naming the problem; workflows and ledger are untouched
+    (`runs_on_worker`: the command's own account workflow, which found the problem, is the only new one)."""
     before = await snapshot(client, sim)
     result = await asyncio.to_thread(starter, stack, *args, **kwargs)
     after = await snapshot(client, sim)
 
-    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.returncode == code, result.stdout + result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert expected in lines[0]
     assert result.stdout == ""
-    assert after.workflows == before.workflows, "a refused command started a workflow"
+    new = {workflow_id for workflow_id, _ in after.workflows - before.workflows}
+    assert all(runs_on_worker and w.startswith("account-") for w in new), f"a refused command started {new}"
     assert after.ledger == before.ledger, "a refused command changed something on the service"
 
 
@@ -155,14 +165,57 @@ async def test_signal_to_a_persona_that_does_not_exist_is_refused(
 @pytest.mark.parametrize(
     ("post_id", "expected"),
     [
-        ("gp-does-not-exist", "no post gp-does-not-exist is waiting"),
-        (f"post-{PERSONA_SLUG}-no-such-source-post", "is running"),
+        ("gp-does-not-exist", "no post gp-does-not-exist is known"),
+        (f"post-{PERSONA_SLUG}-no-such-source-post", f"no post post-{PERSONA_SLUG}-no-such-source-post is known"),
     ],
 )
 async def test_decision_for_an_unknown_post_is_refused(
     stack: LocalStack, client: Client, sim: SimulatorAdmin, live: Live, decision: str, post_id: str, expected: str
 ) -> None:
     await assert_refused(stack, client, sim, (decision, post_id), expected)
+
+
+# --- other commands naming what does not exist --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("persona", "stop", "no-such-persona"), "no persona 'no-such-persona' is running"),
+        (("persona", "stop", "no-such-persona", "--now"), "no persona 'no-such-persona' is running"),
+        (("show", "gp-does-not-exist"), "no post gp-does-not-exist is known"),
+        (("onboard", "status", "nobody@reelmirror.test"), "no onboarding is known for nobody@reelmirror.test"),
+        (("onboard", "status", "nobody"), "onboarding onboarding-nobody"),
+        (("confirm-email", "nobody", "https://sim.test/verify"), "no onboarding is running for account nobody"),
+    ],
+)
+async def test_commands_naming_nothing_that_exists_are_refused(
+    stack: LocalStack, client: Client, sim: SimulatorAdmin, live: Live, args: tuple[str, ...], expected: str
+) -> None:
+    await assert_refused(stack, client, sim, args, expected)
+
+
+async def test_persona_update_for_a_persona_that_is_not_running_is_refused(
+    stack: LocalStack, client: Client, sim: SimulatorAdmin, live: Live, tmp_path: Path
+) -> None:
+    path = tmp_path / "probe.toml"
+    path.write_text(VALID_PERSONA_FILE)
+    expected = "no persona 'bad-input-probe' is running"
+    await assert_refused(stack, client, sim, ("persona", "update", str(path)), expected)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("account", "status", "--account", "nobody"), "account 'nobody': MISSING_SECRET"),
+        (("account", "topup", "5", "--account", "nobody"), "account 'nobody': MISSING_SECRET"),
+        (("account", "auto-reload", "off", "--account", "nobody"), "account 'nobody': MISSING_SECRET"),
+    ],
+)
+async def test_account_commands_for_an_account_without_a_key_fail_in_one_line(
+    stack: LocalStack, client: Client, sim: SimulatorAdmin, live: Live, args: tuple[str, ...], expected: str
+) -> None:
+    await assert_refused(stack, client, sim, args, expected, code=4, runs_on_worker=True)
 
 
 # --- persona files that must not start anything ----------------------------------------------------------
@@ -208,14 +261,16 @@ def test_the_base_persona_file_is_valid(stack: LocalStack, tmp_path: Path) -> No
     assert "ok (workflow id persona-bad-input-probe" in result.stdout
 
 
+@pytest.mark.parametrize("command", ["start", "update"])
 @pytest.mark.parametrize("defect", list(INVALID_FILES))
-async def test_persona_start_with_an_invalid_file_starts_nothing(
-    stack: LocalStack, client: Client, sim: SimulatorAdmin, live: Live, tmp_path: Path, defect: str
+async def test_persona_start_or_update_with_an_invalid_file_changes_nothing(
+    stack: LocalStack, client: Client, sim: SimulatorAdmin, live: Live, tmp_path: Path, defect: str, command: str
 ) -> None:
     edit, expected = INVALID_FILES[defect]
     path = tmp_path / f"{defect}.toml"
     path.write_text(edit(VALID_PERSONA_FILE))
-    args = ("persona", "start", path.name, "--account", ACCOUNT, "--time-scale", "0.01")
+    start_options = ("--account", ACCOUNT, "--time-scale", "0.01") if command == "start" else ()
+    args = ("persona", command, path.name, *start_options)
     await assert_refused(stack, client, sim, args, f"{path.name}: {expected}", cwd=tmp_path)
 
 
@@ -248,9 +303,10 @@ async def test_approve_or_reject_of_an_already_approved_post_is_refused(
         post = client.get_workflow_handle(first.workflow_id)
         await wait_until(lambda: post.query(ContentPostWorkflow.status), lambda p: p.stage == "publishing")
 
-        expected = f"post {first.generated_post_id} is not waiting for approval (stage: publishing)"
-        await assert_refused(stack, client, sim, ("approve", first.generated_post_id), expected)
-        await assert_refused(stack, client, sim, ("reject", first.generated_post_id, "--reason", "late"), expected)
+        expected = "already approved by an operator"
+        await assert_refused(stack, client, sim, ("approve", first.generated_post_id), expected, code=3)
+        args = ("reject", first.generated_post_id, "--reason", "late")
+        await assert_refused(stack, client, sim, args, expected, code=3)
     finally:
         await sim.patch_config({"durations_seconds": usual_durations})
         await sim.advance_clock(SLOW_DELIVERY_SECONDS)

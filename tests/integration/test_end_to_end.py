@@ -1,7 +1,7 @@
 """The product end to end on real processes: onboarding, a persona cycle, operator decisions, the ledger.
 
 Everything runs as it does for an operator: a worker process, the Temporal dev server, the simulator over
-HTTP and localstripe; decisions go through the same signals `starter.py approve/reject` send. Assertions
+HTTP and localstripe; decisions go through the same Updates `starter.py approve/reject` send. Assertions
 read the simulator's ledger (what the "service" saw), not only workflow status.
 """
 

@@ -59,7 +59,7 @@ async def test_mailbox_mode_with_card_bonus_and_auto_reload(client, fake, start_
     assert fake.calls["verify_email"] == 4 and fake.calls["await_balance"] == 3
     for kind in ("signup", "email_confirmed", "api_key", "setup_intent", "bonus"):
         assert fake.count(kind) == 1, kind
-    assert final == OnboardingStatus(stage=Stage.DONE, email=inp.email, last_error=None)
+    assert final == OnboardingStatus(stage=Stage.DONE, email=inp.email, last_error=None, account_ref=inp.account_ref)
     assert "rm_" not in summary.model_dump_json()
 
 

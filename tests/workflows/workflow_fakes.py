@@ -70,6 +70,7 @@ from activities.models import (
     VerifyEmailInput,
     VerifyEmailOutcome,
 )
+from activities.operator_models import AccountView, AlertDelivered, SendAlertInput, TopupInput, TopupView
 from activities.planning import Listed, read_listing
 from activities.workflow_state import describe_posts
 from workflows.models import PostProgress
@@ -196,6 +197,7 @@ class FakeReelMirror:
         self.creator_posts: dict[tuple[str, str], list[tuple[str, str | None]]] = {}  # waiting for a sync
         self.used_links: set[str] = set()
         self.ledger: list[LedgerEntry] = []
+        self.alerts: list[SendAlertInput] = []
         self.calls: Counter[str] = Counter()
         # knobs
         self.costs = dict(costs or COSTS_CENTS)
@@ -488,6 +490,33 @@ class FakeReelMirror:
         account.auto_reload = inp.enabled
         account.reload_threshold_cents, account.reload_amount_cents = inp.threshold_cents, inp.amount_cents
         return account.balance_view()
+
+    @activity.defn
+    async def create_topup(self, inp: TopupInput) -> TopupView:
+        self._enter("create_topup", inp.account_ref)
+        return TopupView(checkout_url=f"https://checkout.test/{self.new_id('cs')}?amount={inp.amount_cents}")
+
+    @activity.defn
+    async def describe_account(self, inp: AccountRef) -> AccountView:
+        account = self._enter("describe_account", inp.account_ref)
+        assert account is not None
+        return AccountView(
+            balance=account.balance_view(),
+            key_id=account.key_id,
+            key_fingerprint=fingerprint(account.key_id or ""),
+            scopes=account.scopes,
+        )
+
+    # --- alerts ------------------------------------------------------------------------------------
+
+    @activity.defn
+    async def send_alert(self, inp: SendAlertInput) -> AlertDelivered:
+        """Records the alert; a webhook URL containing "down" fails, as a receiver that is down would."""
+        self._enter("send_alert", keyed=False)
+        if "down" in inp.url:
+            raise ApplicationError(f"webhook at {inp.url} answered 503", type="WEBHOOK_FAILED")
+        self.alerts.append(inp)
+        return AlertDelivered(status_code=200)
 
     # --- persona setup and sync ------------------------------------------------------------------
 
