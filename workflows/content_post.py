@@ -18,7 +18,6 @@ persona, not a workflow failure: only bugs fail a workflow. 402 and key problems
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError, FailureError
@@ -26,7 +25,6 @@ from temporalio.exceptions import ActivityError, CancelledError, FailureError
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
         FindGeneratedInput,
-        GeneratedPostInput,
         GeneratedPostView,
         GenerateInput,
         GenerateOutcome,
@@ -35,20 +33,17 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.reelmirror import ReelMirrorActivities
     from observability import metrics
-    from workflows import decisions, persona_loop, policies
-    from workflows.failures import error_message, error_type, is_timeout
-    from workflows.messages import BAD_MESSAGE, BadMessage, optional_payload, refuse, warn_ignored
+    from workflows import persona_loop, policies
     from workflows.models import (
         ContentPostInput,
         DecisionReply,
-        DecisionRequest,
         PendingApproval,
         PostDetails,
         PostProgress,
         PostResult,
     )
     from workflows.policies import PollKind
-    from workflows.post_details import post_details
+    from workflows.post_records import Decision, PostRecords
     from workflows.search_attributes import PERSONA, POST_ID
     from workflows.stages import PostStage
     from workflows.steps import Steps
@@ -57,13 +52,6 @@ with workflow.unsafe.imports_passed_through():
 # A cancelled post (`persona stop --now`) ends with this outcome and reports it, so its persona is not left
 # waiting for it; nothing is undone on the service (a generated post stays in the dashboard).
 CANCELLED_REASON = "cancelled by the operator"
-
-
-@dataclass(frozen=True)
-class Decision:
-    approve: bool
-    reason: str | None = None
-    by: str = "operator"
 
 
 class PostEnded(Exception):
@@ -80,7 +68,7 @@ LEAN_REPORTS_PATCH = "lean-post-reports"
 
 
 @workflow.defn
-class ContentPostWorkflow:
+class ContentPostWorkflow(PostRecords):
     @workflow.init
     def __init__(self, inp: ContentPostInput) -> None:
         self._inp = inp
@@ -412,139 +400,32 @@ class ContentPostWorkflow:
             deliveries=list(self._delivery_report),
         )
 
-    def _check_decision(self, payload: tuple[object, ...], handler: str) -> DecisionRequest:
-        """The request, or the refusal the caller sees (validator and handler both ask)."""
-        try:
-            request = optional_payload(DecisionRequest, payload, handler=handler) or DecisionRequest()
-        except BadMessage as exc:
-            raise refuse(BAD_MESSAGE, str(exc)) from None
-        refused = decisions.refusal(self._decision_state(), request.post_id)
-        if refused is not None:
-            raise refuse(refused.kind, refused.message)
-        return request
-
-    def _take_decision(self, payload: tuple[object, ...], *, approve: bool) -> DecisionReply:
-        # Checked again: the approval deadline may have fired between the validator and this handler.
-        request = self._check_decision(payload, "approve" if approve else "reject")
-        reason = None if approve else request.reason
-        self._decision = Decision(approve=approve, reason=reason)
-        return DecisionReply(
-            workflow_id=workflow.info().workflow_id,
-            source_post_id=self._inp.post.source_post_id,
-            generated_post_id=self._generated_post_id,
-            approved=approve,
-            reason=reason,
-        )
-
-    def _signalled_decision(self, payload: tuple[object, ...], handler: str, *, approve: bool) -> None:
-        try:
-            request = optional_payload(DecisionRequest, payload, handler=handler) or DecisionRequest()
-        except BadMessage as exc:
-            warn_ignored(handler, exc)
-            return
-        self._record_decision(request.post_id, Decision(approve=approve, reason=None if approve else request.reason))
-
-    def _record_decision(self, post_id: str | None, decision: Decision) -> None:
-        """First decision wins; one for another post (a caller's mistake) is ignored, loudly."""
-        refused = decisions.refusal(self._decision_state(), post_id)
-        # Unlike the update, a signal may come early (while the media renders): it is kept for later.
-        if refused is not None and refused.kind != decisions.NOT_READY:
-            warn_ignored("approve" if decision.approve else "reject", refused.message)
-            return
-        self._decision = decision
-
-    def _decision_state(self) -> decisions.DecisionState:
-        decided_by = self._decision.by if self._decision else None
-        if decided_by is None and self._decided:
-            decided_by = "policy" if self._inp.approval.mode == "auto" else "server"
-        return decisions.DecisionState(
-            ids={self._inp.post.source_post_id, workflow.info().workflow_id, self._generated_post_id or ""},
-            waiting=self._pending is not None,
-            decided_by=decided_by,
-            approved=self._decision.approve if self._decision else (True if self._decided else None),
-            default_action=self._inp.approval.default_action,
-            stage=self._steps.stage,
-            outcome=self._outcome,
-            auto_approval=self._inp.approval.mode == "auto",
-        )
-
-    def _decision_text(self) -> str | None:
-        if self._decision is None:
-            return None
-        verb = "approved" if self._decision.approve else "rejected"
-        return f"{verb} by {self._decision.by}" + (f": {self._decision.reason}" if self._decision.reason else "")
-
     # --- reports -----------------------------------------------------------------------------------
 
     async def _report(self) -> None:
-        """Tell the persona on every stage change; a persona that is gone (or replaced) must not fail the post."""
+        """Tell the persona what it keeps of this post (its id and cost, a pending approval, a park, the end)
+        when that changed; a persona that is gone (or replaced) must not fail the post."""
         persona_workflow_id = self._inp.persona_workflow_id
         if not persona_workflow_id:
             return
+        progress = self._progress()
+        needed = (
+            progress.generated_post_id,
+            progress.cost_cents,
+            progress.parked_reason,
+            progress.pending_approval,
+            progress.finished,
+        )
+        if self._lean_reports and needed == self._last_report:
+            return
+        self._last_report = needed
         persona = workflow.get_external_workflow_handle_for(persona_loop.PersonaLoopWorkflow.run, persona_workflow_id)
         try:
-            await persona.signal(persona_loop.PersonaLoopWorkflow.post_progress, self._progress())
+            await persona.signal(persona_loop.PersonaLoopWorkflow.post_progress, progress)
         except FailureError as err:
             workflow.logger.warning("Could not report progress to %s: %s", persona_workflow_id, err)
 
-    def _progress(self) -> PostProgress:
-        stage = self._steps.stage
-        return PostProgress(
-            workflow_id=workflow.info().workflow_id,
-            source_post_id=self._inp.post.source_post_id,
-            generated_post_id=self._generated_post_id,
-            stage=stage,
-            parked_reason=self._steps.parked_reason,
-            parked_since=self._steps.park.since if self._steps.park else None,
-            parked_kind=self._steps.park.kind if self._steps.park else None,
-            pending_approval=self._pending,
-            finished=stage == PostStage.DONE,
-            outcome=self._outcome,
-            reason=self._reason,
-            cost_cents=self._cost_cents,
-            generated_by_us=self._generated_by_us,
-            published_deliveries=self._published,
-            failed_deliveries=self._failed_deliveries,
-        )
-
-    def _result(self) -> PostResult:
-        return PostResult(
-            source_post_id=self._inp.post.source_post_id,
-            generated_post_id=self._generated_post_id,
-            outcome=self._outcome or "failed",
-            cost_cents=self._cost_cents,
-            outgoing_post_id=self._outgoing_post_id,
-            published_deliveries=self._published,
-            failed_deliveries=self._failed_deliveries,
-            failure_reason=self._reason,
-        )
-
-    def _details(self) -> str:
-        return post_details(
-            self._inp.post,
-            generated_post_id=self._generated_post_id,
-            stage=self._steps.stage,
-            park=self._steps.park,
-            pending=self._pending,
-            outcome=self._outcome,
-            reason=self._reason,
-            deliveries=self._delivery_report,
-        )
-
     # --- helpers -----------------------------------------------------------------------------------
-
-    def _expected_cost(self) -> int:
-        return self._inp.costs.for_media_type(self._inp.post.media_type)
-
-    def _post_input(self, generated_post_id: str) -> GeneratedPostInput:
-        return GeneratedPostInput(account_ref=self._inp.account_ref, generated_post_id=generated_post_id)
-
-    def _describe(self, err: ActivityError) -> str:
-        """One line for the report: the step, the vendor's code (or a timeout) and the activity's message."""
-        code = error_type(err)
-        if is_timeout(err) or code is None:
-            return f"{self._steps.stage}: gave up waiting ({error_message(err)})"
-        return f"{self._steps.stage}: {code}: {error_message(err)}"
 
 
 __all__ = ["ContentPostWorkflow", "Decision", "PostEnded"]

@@ -42,12 +42,14 @@ def test_every_variable_is_read() -> None:
         "REELMIRROR_IDEMPOTENCY_KEYS": "on",
         "REELMIRROR_AUTH_ORIGIN": "https://abcd.supabase.co/",
         "REELMIRROR_SUPABASE_ANON_KEY": "anon-key-value",
+        "REELMIRROR_WEB_UI_URL": "https://temporal.example.com",
     }
     imap = {var for var in ENV_VARS if var.startswith("REELMIRROR_IMAP_")}  # tests/imap reads each of these
     assert set(env) | imap == set(ENV_VARS)
     settings = ActivitySettings.from_env(env)
     assert settings.base_url == "http://127.0.0.1:8787/api"
     assert settings.secrets_dir == Path("state/keys")
+    assert settings.web_ui_url.startswith("https://temporal.example.com")
     assert settings.secrets_url is not None
     assert settings.secrets_url.get_secret_value() == "postgresql://bot@db.internal:5432/reelmirror"
     assert settings.mailbox_url == "http://127.0.0.1:8787"
