@@ -26,6 +26,7 @@ from activities.models import (
     SyncJobView,
     SyncStartedView,
 )
+from activities.poll_plan import next_check
 from reelmirror.client import ReelMirrorClient
 from reelmirror.models import GeneratedPost, Source, SourcePost, SyncJob
 
@@ -64,9 +65,8 @@ class ContentActivities(ActivityBase):
         client = self._account_client(input.account_ref)
         started = await client.sync_persona(input.persona_id)
         heartbeat("checking for skipped jobs")
-        skipped = [
-            job for job in [await client.get_sync_job(job_id) for job_id in started.job_ids] if job.status == "skipped"
-        ]
+        jobs = [await client.get_sync_job(job_id) for job_id in started.job_ids]
+        skipped = [job for job in jobs if job.status == "skipped"]
         if skipped:
             heartbeat("checking sources")
             sources = {source.id: source for source in await client.list_sources(input.persona_id)}
@@ -75,7 +75,8 @@ class ContentActivities(ActivityBase):
                 raise not_ready(
                     f"a sync of source {running[0].source_id} started earlier is still running: waiting for its posts"
                 )
-        return SyncStartedView(job_ids=list(started.job_ids))
+        statuses = {job_id: job.status for job_id, job in zip(started.job_ids, jobs, strict=True)}
+        return SyncStartedView(job_ids=list(started.job_ids), statuses=statuses)
 
     @activity.defn
     @translated
@@ -83,7 +84,7 @@ class ContentActivities(ActivityBase):
         """Poll: NotReady until the job is completed, failed or skipped."""
         job = await self._account_client(input.account_ref).get_sync_job(input.job_id)
         if not job.is_terminal:
-            raise not_ready(f"sync job {job.id} is {job.status}")
+            raise not_ready(f"sync job {job.id} is {job.status}", next_check(input.plan))
         return SyncJobView.model_validate(job)
 
     @activity.defn

@@ -139,9 +139,12 @@ def to_application_error(exc: BaseException, settings: ActivitySettings) -> Appl
     )
 
 
-def not_ready(message: str) -> ApplicationError:
-    """A polled job is not finished: benign (no error log, no failed-attempt noise), retried on the poll schedule."""
-    return ApplicationError(message, type=ErrorType.NOT_READY, category=ApplicationErrorCategory.BENIGN)
+def not_ready(message: str, next_check: timedelta | None = None) -> ApplicationError:
+    """A polled job is not finished: benign (no error log, no failed-attempt noise), retried on the poll
+    schedule, or after `next_check` when the poll follows a plan (`activities.poll_plan`)."""
+    return ApplicationError(
+        message, type=ErrorType.NOT_READY, category=ApplicationErrorCategory.BENIGN, next_retry_delay=next_check
+    )
 
 
 class _HasSettings(Protocol):

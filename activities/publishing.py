@@ -23,6 +23,7 @@ from activities.models import (
     OutgoingPostInput,
     RejectInput,
 )
+from activities.poll_plan import next_check
 from reelmirror.client import ReelMirrorClient
 from reelmirror.errors import ConflictError, ValidationFailedError
 from reelmirror.models import DELIVERY_TERMINAL, GENERATED_POST_STATUSES, GeneratedPost
@@ -45,7 +46,10 @@ class PublishingActivities(ActivityBase):
         if view.failed or post.status in POST_SETTLED or post.all_media_completed:
             return view
         done = sum(1 for m in post.media_items if m.status == "completed")
-        raise not_ready(f"generated post {post.id} is {post.status}: {done}/{len(post.media_items)} media completed")
+        raise not_ready(
+            f"generated post {post.id} is {post.status}: {done}/{len(post.media_items)} media completed",
+            next_check(input.plan),
+        )
 
     @activity.defn
     @translated
@@ -125,7 +129,10 @@ class PublishingActivities(ActivityBase):
         outgoing = await self._account_client(input.account_ref).get_publishing_post(input.outgoing_post_id)
         if not outgoing.all_terminal:
             done = sum(1 for d in outgoing.deliveries if d.status in DELIVERY_TERMINAL)
-            raise not_ready(f"outgoing post {outgoing.id}: {done}/{len(outgoing.deliveries)} deliveries finished")
+            raise not_ready(
+                f"outgoing post {outgoing.id}: {done}/{len(outgoing.deliveries)} deliveries finished",
+                next_check(input.plan),
+            )
         return DeliveriesView.model_validate(outgoing)
 
 

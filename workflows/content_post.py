@@ -18,6 +18,7 @@ persona, not a workflow failure: only bugs fail a workflow. 402 and key problems
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError, FailureError
@@ -32,8 +33,10 @@ with workflow.unsafe.imports_passed_through():
         OutgoingPostInput,
         RejectInput,
     )
+    from activities.poll_plan import PollPlan
     from activities.reelmirror import ReelMirrorActivities
-    from workflows import persona_loop, policies
+    from workflows import persona_loop, policies, polling
+    from workflows.durations import DurationObservation
     from workflows.failures import error_message, error_type, is_timeout
     from workflows.models import ContentPostInput, PendingApproval, PostProgress, PostRef, PostResult, RejectSignal
     from workflows.policies import PollKind
@@ -76,6 +79,8 @@ class ContentPostWorkflow:
         self._delivery_report: list[str] = []
         self._outcome: str | None = None
         self._reason: str | None = None
+        self._media_started_at: datetime | None = None  # set when our own generate made the post
+        self._observations: list[DurationObservation] = []
         self._steps = Steps(
             account_ref=inp.account_ref,
             timing=inp.timing,
@@ -145,6 +150,8 @@ class ContentPostWorkflow:
                 what="find the server's generated post",
             )
         self._adopt(outcome)
+        if post.automation_mode == "sync_only" and not outcome.adopted:
+            self._media_started_at = workflow.now()
         return outcome.generated_post_id
 
     def _adopt(self, outcome: GenerateOutcome) -> None:
@@ -162,12 +169,15 @@ class ContentPostWorkflow:
     async def _await_media(self, generated_post_id: str) -> GeneratedPostView:
         await self._steps.set_stage(PostStage.RENDERING)
         kind = PollKind.VIDEO if self._inp.post.media_type == "video" else PollKind.IMAGE
+        plan = self._plan(kind, self._media_started_at)
+        await polling.wait_for_first_check(plan)
         view = await self._steps.run(
             ReelMirrorActivities.poll_generated_post,
-            self._post_input(generated_post_id),
+            GeneratedPostInput(account_ref=self._inp.account_ref, generated_post_id=generated_post_id, plan=plan),
             policies.poll(self._inp.timing, kind, f"wait for the {kind} media of {generated_post_id}"),
             what="wait for the media",
         )
+        self._observe(plan)
         if view.failed:
             raise PostEnded("media_failed", f"a media item of {generated_post_id} failed to render")
         return view
@@ -259,7 +269,8 @@ class ContentPostWorkflow:
             raise PostEnded("composed", outcome.reason or "sent to compose: the persona has no publishing target")
         if not outcome.outgoing_post_id:
             raise PostEnded("failed", f"approving {generated_post_id} returned no outgoing post")
-        await self._track_deliveries(outcome.outgoing_post_id)
+        started_at = None if outcome.already_approved else workflow.now()
+        await self._track_deliveries(outcome.outgoing_post_id, started_at)
 
     async def _reject(self, generated_post_id: str, reason: str | None) -> None:
         await self._steps.set_stage(PostStage.REJECTING)
@@ -273,16 +284,20 @@ class ContentPostWorkflow:
 
     # --- publication ---------------------------------------------------------------------------------
 
-    async def _track_deliveries(self, outgoing_post_id: str) -> None:
-        """Poll until every target is published or failed; the outcome counts them."""
+    async def _track_deliveries(self, outgoing_post_id: str, started_at: datetime | None = None) -> None:
+        """Poll until every target is published or failed; the outcome counts them. `started_at`: when our
+        approve started the deliveries (unknown for a post approved elsewhere: then no plan)."""
         self._outgoing_post_id = outgoing_post_id
         await self._steps.set_stage(PostStage.PUBLISHING)
+        plan = self._plan(PollKind.DELIVERY, started_at)
+        await polling.wait_for_first_check(plan)
         view = await self._steps.run(
             ReelMirrorActivities.poll_deliveries,
-            OutgoingPostInput(account_ref=self._inp.account_ref, outgoing_post_id=outgoing_post_id),
+            OutgoingPostInput(account_ref=self._inp.account_ref, outgoing_post_id=outgoing_post_id, plan=plan),
             policies.poll(self._inp.timing, PollKind.DELIVERY, f"wait for the deliveries of {outgoing_post_id}"),
             what="follow the deliveries",
         )
+        self._observe(plan)
         self._published, self._failed_deliveries = view.published, view.failed
         self._delivery_report = [
             f"{d.platform or d.connected_account_id or d.id}: {d.status}" + (f" ({d.error})" if d.error else "")
@@ -362,6 +377,7 @@ class ContentPostWorkflow:
             generated_by_us=self._generated_by_us,
             published_deliveries=self._published,
             failed_deliveries=self._failed_deliveries,
+            observations=list(self._observations),
         )
 
     def _result(self) -> PostResult:
@@ -389,6 +405,17 @@ class ContentPostWorkflow:
         )
 
     # --- helpers -----------------------------------------------------------------------------------
+
+    def _plan(self, kind: PollKind, started_at: datetime | None) -> PollPlan | None:
+        """A poll plan from the persona's durations, for a job whose start we know."""
+        if started_at is None:
+            return None
+        return polling.plan_poll(kind, self._inp.durations, self._inp.timing, started_at)
+
+    def _observe(self, plan: PollPlan | None) -> None:
+        seen = polling.observation(plan)
+        if seen is not None:
+            self._observations.append(seen)
 
     def _expected_cost(self) -> int:
         return self._inp.costs.for_media_type(self._inp.post.media_type)

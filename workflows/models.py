@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from activities.models import PlannedPost
 from workflows.config import ApprovalPolicy, CostTable, PersonaConfig
+from workflows.durations import DurationObservation, DurationSummary
 from workflows.policies import Timing
 
 
@@ -82,6 +83,8 @@ class PostProgress(_Record):
     generated_by_us: bool = False
     published_deliveries: int = 0
     failed_deliveries: int = 0
+    # how long this post's media and deliveries took, for the persona's duration summary
+    observations: list[DurationObservation] = Field(default_factory=list)
 
 
 class ContentPostInput(_Record):
@@ -93,6 +96,8 @@ class ContentPostInput(_Record):
     approval: ApprovalPolicy
     costs: CostTable
     timing: Timing
+    # the persona's job durations so far: the post plans its polls from them
+    durations: DurationSummary | None = None
 
 
 class PostResult(_Record):
@@ -135,6 +140,8 @@ class PersonaState(_Record):
     # child workflow id -> estimated cost of a post in flight that has not reported its cost yet; counted
     # against today's budget so posts started together cannot overspend it
     reserved_cents: dict[str, int] = Field(default_factory=dict)
+    # how long this persona's syncs, media and deliveries took: its polls are planned from it
+    durations: DurationSummary = Field(default_factory=DurationSummary)
 
 
 class PersonaLoopInput(_Record):

@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         PlannedPost,
     )
     from activities.reelmirror import ReelMirrorActivities
-    from workflows import content_post, persona_rules, policies
+    from workflows import content_post, persona_rules, policies, polling
     from workflows.models import (
         ContentPostInput,
         PendingApproval,
@@ -125,21 +125,31 @@ class PersonaLoopWorkflow:
         except StepFailed as exc:
             self._record_error(str(exc))
             return
+        started_at = workflow.now()
         outcomes: list[str] = []
         for job_id in started.job_ids:
-            outcomes.append(await self._poll_job(job_id))
+            outcomes.append(await self._poll_job(job_id, started_at, started.statuses.get(job_id)))
         self._last_sync = ", ".join(outcomes) or "no sync jobs"
 
-    async def _poll_job(self, job_id: str) -> str:
+    async def _poll_job(self, job_id: str, started_at: datetime, status: str | None) -> str:
+        """Poll one job on a plan learned from earlier syncs (a job start_sync saw skipped is final)."""
+        plan = (
+            None
+            if status == "skipped"
+            else polling.plan_poll(PollKind.SYNC, self._state.durations, self._timing, started_at)
+        )
+        await polling.wait_for_first_check(plan)
         try:
             job = await self._steps.attempt(
                 ReelMirrorActivities.poll_sync_job,
-                JobInput(account_ref=self._inp.account_ref, job_id=job_id),
+                JobInput(account_ref=self._inp.account_ref, job_id=job_id, plan=plan),
                 policies.poll(self._timing, PollKind.SYNC, f"wait for sync job {job_id}"),
             )
         except StepFailed as exc:
             self._record_error(str(exc))
             return f"{job_id}: unknown"
+        if job.status != "skipped":
+            self._state.durations = polling.learn(self._state.durations, [polling.observation(plan)])
         if job.status == "failed":
             self._record_error(f"sync job {job.id} failed: {job.error or 'no reason given'}")
         elif job.status == "skipped":
@@ -220,6 +230,7 @@ class PersonaLoopWorkflow:
             approval=self._config.approval,
             costs=self._config.costs,
             timing=self._timing,
+            durations=self._state.durations,
         )
 
     async def _watch_child(self, child_id: str, handle: ChildWorkflowHandle[Any, PostResult]) -> None:
@@ -320,6 +331,10 @@ class PersonaLoopWorkflow:
             workflow.logger.info("Ignoring a repeated end report from %s", child_id)
             return
         self._count_generation(previous, progress)
+        seen = {o.kind for o in previous.observations} if previous else set()
+        self._state.durations = polling.learn(
+            self._state.durations, (o for o in progress.observations if o.kind not in seen)
+        )
         persona_rules.roll_day(self._state, self._today())
         cost_delta = progress.cost_cents - (previous.cost_cents if previous else 0)
         if cost_delta > 0:
