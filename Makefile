@@ -24,14 +24,23 @@ $(CHROMIUM):
 		echo "the Web UI test needs Debian's chromium: sudo apt-get install chromium"; exit 1; \
 	fi
 
+# The IMAP mailbox tests run a real dovecot (Debian's dovecot-imapd) on loopback.
+DOVECOT := /usr/sbin/dovecot
+$(DOVECOT):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; \
+	else \
+		echo "the IMAP tests need Debian's dovecot-imapd: sudo apt-get install dovecot-imapd"; exit 1; \
+	fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(DOVECOT)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(DOVECOT)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-slow: $(STAMP) $(CHROMIUM)

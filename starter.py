@@ -196,6 +196,17 @@ def reject(post_id: str, reason: Annotated[str, typer.Option(help="Why, kept wit
     _finish(0)
 
 
+@app.command()
+def retry(target: str) -> None:
+    """Resume work parked on answers that stayed unusable, after an upgrade or a vendor fix.
+
+    TARGET: a persona slug (its posts hear it too), a post id, or an onboarding's workflow id."""
+    _refuse_early(lambda: ops.check_post_id(target))
+    workflow_id = run(lambda client: ops.retry(client, target))
+    print(f"told {workflow_id} to retry")
+    _finish(0)
+
+
 def _persona_signal(signal: ops.PersonaSignal, done: str) -> Callable[[str], None]:
     def command(persona: str) -> None:
         run(lambda client: ops.signal_persona(client, persona, signal))

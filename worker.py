@@ -18,7 +18,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.mailbox import SimulatorMailbox
+from activities.imap_mailbox import mailbox_from_settings
 from activities.reelmirror import ReelMirrorActivities
 from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
@@ -32,8 +32,7 @@ WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow]
 
 
 def build_activities(settings: ActivitySettings) -> ReelMirrorActivities:
-    mailbox = SimulatorMailbox(settings.mailbox_url) if settings.mailbox_url else None
-    return ReelMirrorActivities(settings, SecretStore(settings.secrets_dir), mailbox)
+    return ReelMirrorActivities(settings, SecretStore(settings.secrets_dir), mailbox_from_settings(settings))
 
 
 def build_worker(client: Client, queue: str, activities: ReelMirrorActivities) -> Worker:
@@ -49,8 +48,8 @@ def build_worker(client: Client, queue: str, activities: ReelMirrorActivities) -
 async def run() -> None:
     settings = ActivitySettings.from_env()
     provider = configure_tracing(os.environ.get("REELMIRROR_OTEL_EXPORTER", "none"), "reelmirror-worker")
+    activities = build_activities(settings)  # before connecting: a bad mailbox configuration stops it here
     client = await connect()
-    activities = build_activities(settings)
     queue = task_queue()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -87,10 +87,10 @@ class AccountActivities(ActivityBase):
         if link is None:
             if self.mailbox is None:
                 raise not_ready(
-                    "this worker reads no mailbox (REELMIRROR_MAILBOX_URL unset): "
+                    "this worker reads no mailbox (neither REELMIRROR_IMAP_HOST nor REELMIRROR_MAILBOX_URL is set): "
                     "send the confirm_email signal with the link"
                 )
-            link = await self.mailbox.find_confirmation_link(input.email)
+            link = await self.mailbox.find_confirmation_link(input.email, since=input.since)
             if link is None:
                 raise not_ready(f"no confirmation e-mail for {input.email} yet")
         link_fp = fingerprint(link)
@@ -208,7 +208,7 @@ class AccountActivities(ActivityBase):
     async def await_balance(self, input: AwaitBalanceInput) -> BalanceView:
         """Poll: NotReady until a payment method is saved and the balance reached `at_least_cents` (the bonus)."""
         balance = await self._account_client(input.account_ref).get_balance()
-        if balance.has_payment_method and balance.balance_cents >= input.at_least_cents:
+        if balance.has_payment_method and (balance.balance_cents or 0) >= input.at_least_cents:
             return BalanceView.model_validate(balance)
         card = "saved" if balance.has_payment_method else "not saved yet"
         raise not_ready(

@@ -15,6 +15,7 @@ from temporalio import activity
 from activities.mailbox import MailboxReader
 from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
+from activities.unusable import UnusableAnswers
 from reelmirror.client import ReelMirrorClient
 
 __all__ = ["API_KEY", "ActivityBase", "heartbeat"]
@@ -34,6 +35,7 @@ class ActivityBase:
         self.settings = settings
         self.store = store
         self.mailbox = mailbox
+        self.unusable = UnusableAnswers()
         self._http: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:

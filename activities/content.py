@@ -26,8 +26,10 @@ from activities.models import (
     SyncJobView,
     SyncStartedView,
 )
+from activities.planning import Listed, handed_on, read_listing
 from activities.poll_plan import next_check
 from reelmirror.client import ReelMirrorClient
+from reelmirror.errors import MalformedResponseError
 from reelmirror.models import GeneratedPost, Source, SourcePost, SyncJob
 
 __all__ = ["SERVER_GENERATES", "ContentActivities"]
@@ -44,7 +46,7 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 async def existing_posts(client: ReelMirrorClient, persona_id: str, source_post_id: str) -> list[GeneratedPost]:
     """The persona's generated posts for one source post, oldest first (filtered here too, in case the
     server ignored the query parameter)."""
-    posts = await client.list_generated_posts(persona_id, source_post_id=source_post_id)
+    posts = _with_dedup_fields(await client.list_generated_posts(persona_id, source_post_id=source_post_id))
     return sorted(
         (p for p in posts if p.source_post_id == source_post_id), key=lambda p: (p.created_at or _EPOCH, p.id)
     )
@@ -90,9 +92,10 @@ class ContentActivities(ActivityBase):
     @activity.defn
     @translated
     async def plan_cycle(self, input: PlanCycleInput) -> CyclePlan:
-        """Pick up to `limit` source posts not handled yet, oldest first, each with any generated post that
-        already exists for it. A post of an auto_clone/auto_publish source without one is deferred: the
-        server will generate it, and generating it ourselves would pay twice."""
+        """Up to `limit` new source posts, newest first (see `activities.planning`), each with any generated
+        post that already exists for it. A post of an auto_clone/auto_publish source without one is deferred:
+        the server will generate it, and generating it ourselves would pay twice. So is a post whose source
+        cannot be told (the answers name none) while any source lets the server generate."""
         client = self._account_client(input.account_ref)
         sources = await client.list_sources(input.persona_id)
         heartbeat("listing source posts")
@@ -100,28 +103,36 @@ class ContentActivities(ActivityBase):
         heartbeat("listing generated posts")
         generated = await client.list_generated_posts(input.persona_id)
 
+        book = read_listing([Listed(sp.id, sp.posted_at) for sp in source_posts], input.book, input.backlog)
+        listed = {sp.id: sp for sp in source_posts}
         by_source_post: dict[str, list[GeneratedPost]] = {}
-        for post in sorted(generated, key=lambda p: (p.created_at or _EPOCH, p.id)):
-            by_source_post.setdefault(post.source_post_id, []).append(post)
-        handled = set(input.handled_source_post_ids)
-        all_sync_only = all(mode not in SERVER_GENERATES for mode in input.source_modes.values())
+        for post in sorted(generated, key=lambda p: (p.created_at or _EPOCH, p.id or "")):
+            if post.id and post.source_post_id:  # server truth, when the answer says which source post
+                by_source_post.setdefault(post.source_post_id, []).append(post)
+        modes = set(input.source_modes.values())
+        one_mode = next(iter(modes)) if len(modes) == 1 else None
 
         items: list[PlannedPost] = []
-        deferred = 0
-        for sp in sorted(source_posts, key=lambda p: (p.posted_at or _EPOCH, p.id)):
-            if sp.id in handled:
+        gone: list[str] = []
+        deferred = unattributed = 0
+        for post_id in book.pending:
+            sp = listed.get(post_id)
+            if sp is None:
+                gone.append(post_id)  # deleted on the server since it was listed
                 continue
             source = _source_of(sp, sources)
             existing = by_source_post.get(sp.id)
             if source is not None:
-                mode = input.source_modes.get(source.id, source.automation_mode)
+                mode = input.source_modes.get(source.id, source.automation_mode or "unknown")
             elif existing and existing[0].origin in SERVER_GENERATES:
                 mode = existing[0].origin or "sync_only"
+            elif one_mode is not None:
+                mode = one_mode  # every source of the persona has this mode
             else:
-                # A post no source claims: generating it is only safe when no source lets the server generate.
-                mode = "sync_only" if all_sync_only or existing else "unknown"
+                mode = "sync_only" if existing else "unknown"
             if not existing and mode != "sync_only":
                 deferred += 1
+                unattributed += mode == "unknown"
                 continue
             if len(items) >= input.limit:
                 deferred += 1
@@ -136,8 +147,16 @@ class ContentActivities(ActivityBase):
                     existing_generated_post_id=existing[0].id if existing else None,
                 )
             )
-        activity.logger.info("persona %s: planned %d posts, deferred %d", input.persona_id, len(items), deferred)
-        return CyclePlan(items=items, deferred=deferred)
+        book = handed_on(book, gone)
+        activity.logger.info(
+            "persona %s: planned %d posts, deferred %d (%d of no known source), %d waiting",
+            input.persona_id,
+            len(items),
+            deferred,
+            unattributed,
+            len(book.pending),
+        )
+        return CyclePlan(items=items, deferred=deferred, unattributed=unattributed, book=book)
 
     @activity.defn
     @translated
@@ -173,6 +192,18 @@ class ContentActivities(ActivityBase):
             raise not_ready(f"the server has not generated a post for source post {input.source_post_id} yet")
         post = existing[0]
         return GenerateOutcome(generated_post_id=post.id, adopted=True, origin=post.origin)
+
+
+def _with_dedup_fields(posts: list[GeneratedPost]) -> list[GeneratedPost]:
+    """The listed posts, if each names its id and source post; else a retryable MALFORMED_RESPONSE.
+
+    The client no longer requires these fields (the contract only assumes them). Without them this
+    module cannot tell which source posts already have a generated post, and guessing "none" would
+    pay twice, so it fails retryably as before; a fallback on the workflow's own records belongs here.
+    """
+    if any(post.id is None or post.source_post_id is None for post in posts):
+        raise MalformedResponseError("generated posts listed without id or source_post_id: cannot deduplicate")
+    return posts
 
 
 def _unseen_sync_running(skipped: SyncJob, source: Source | None) -> bool:

@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
+    "BOUNDED_ERROR_TYPES",
     "NON_RETRYABLE_ERROR_TYPES",
     "PARK_FOR_BALANCE",
     "PARK_FOR_CREDENTIALS",
+    "PARK_FOR_OPERATOR",
     "VOCABULARY",
     "Delay",
     "ErrorKind",
@@ -43,6 +45,8 @@ class ErrorType(enum.StrEnum):
     CONFIRMATION_LINK = "CONFIRMATION_LINK"  # expired or reused verify link
     CARD_DECLINED = "CARD_DECLINED"
     MISSING_SECRET = "MISSING_SECRET"  # the worker's secret store lacks a credential the call needs
+    MAILBOX_AUTH = "MAILBOX_AUTH"  # the worker's inbox refused its login: an operator must fix it
+    UNUSABLE_ANSWER = "UNUSABLE_ANSWER"  # answers stayed unusable past the retry budget: an operator must look
 
 
 class Rule(enum.Enum):
@@ -51,6 +55,7 @@ class Rule(enum.Enum):
     RETRY = "retry"  # Temporal retries the activity on its policy
     PARK_BALANCE = "park_balance"  # wait for `topped_up` or a balance re-check, then retry the step
     PARK_CREDENTIALS = "park_credentials"  # wait for `credentials_updated` or a key re-check, then retry
+    PARK_OPERATOR = "park_operator"  # wait for the operator's `retry` (after an upgrade or a vendor fix)
     FINAL = "final"  # not retried: the workflow reports it (or handles it, e.g. 404 ends one post)
 
 
@@ -68,6 +73,8 @@ class ErrorKind:
     rule: Rule
     meaning: str
     delay: Delay = Delay.POLICY
+    # retried only for a bounded time: an answer that stays this way becomes UNUSABLE_ANSWER (parks)
+    bounded: bool = False
 
     @property
     def retryable(self) -> bool:
@@ -87,11 +94,15 @@ VOCABULARY: Mapping[ErrorType, ErrorKind] = {
     ErrorType.SERVICE_UNAVAILABLE: ErrorKind(503, Rule.RETRY, "ReelMirror is down", Delay.SERVICE_UNAVAILABLE),
     ErrorType.NOT_READY: ErrorKind(None, Rule.RETRY, "a polled job is not finished yet"),
     ErrorType.TRANSPORT_ERROR: ErrorKind(None, Rule.RETRY, "network error or timeout"),
-    ErrorType.MALFORMED_RESPONSE: ErrorKind(None, Rule.RETRY, "an answer the client cannot read"),
-    ErrorType.UNEXPECTED_STATUS: ErrorKind(None, Rule.RETRY, "an HTTP status outside the vendor's table"),
+    ErrorType.MALFORMED_RESPONSE: ErrorKind(None, Rule.RETRY, "an answer the client cannot read", bounded=True),
+    ErrorType.UNEXPECTED_STATUS: ErrorKind(
+        None, Rule.RETRY, "an HTTP status outside the vendor's table (a 500)", bounded=True
+    ),
     ErrorType.CONFIRMATION_LINK: ErrorKind(None, Rule.FINAL, "an expired or reused confirmation link"),
     ErrorType.CARD_DECLINED: ErrorKind(None, Rule.FINAL, "Stripe declined the payment method"),
     ErrorType.MISSING_SECRET: ErrorKind(None, Rule.PARK_CREDENTIALS, "the secret store lacks a credential"),
+    ErrorType.MAILBOX_AUTH: ErrorKind(None, Rule.PARK_OPERATOR, "the worker's IMAP inbox refused the login"),
+    ErrorType.UNUSABLE_ANSWER: ErrorKind(None, Rule.PARK_OPERATOR, "answers stayed unusable past the budget"),
 }
 
 #: Never retried by Temporal: a human, the workflow or a code change must act.
@@ -100,6 +111,10 @@ NON_RETRYABLE_ERROR_TYPES: tuple[str, ...] = tuple(
 )
 #: Failures that park a workflow until credits arrive.
 PARK_FOR_BALANCE: frozenset[str] = frozenset(str(t) for t, k in VOCABULARY.items() if k.rule is Rule.PARK_BALANCE)
+#: Failures that park a workflow until the operator says to retry.
+PARK_FOR_OPERATOR: frozenset[str] = frozenset(str(t) for t, k in VOCABULARY.items() if k.rule is Rule.PARK_OPERATOR)
+#: Types retried only for a bounded time before they become UNUSABLE_ANSWER.
+BOUNDED_ERROR_TYPES: frozenset[str] = frozenset(str(t) for t, k in VOCABULARY.items() if k.bounded)
 #: Failures that park a workflow until the key is fixed.
 PARK_FOR_CREDENTIALS: frozenset[str] = frozenset(
     str(t) for t, k in VOCABULARY.items() if k.rule is Rule.PARK_CREDENTIALS

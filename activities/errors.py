@@ -18,16 +18,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
-from activities.mailbox import MailboxError
+from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError
 from activities.settings import ActivitySettings
+from activities.unusable import UnusableAnswers
 from reelmirror.errors import (
     ConfirmationLinkError,
     ConflictError,
@@ -101,6 +102,8 @@ ERROR_TABLE: dict[type[Exception], ErrorRow] = {
     SecretStoreError: ErrorRow(ErrorType.MISSING_SECRET),
     # An unreachable mailbox is a transport problem of its own kind: retry with backoff.
     MailboxError: ErrorRow(ErrorType.TRANSPORT_ERROR),
+    # A refused inbox login needs an operator (the password file), not another try.
+    MailboxAuthError: ErrorRow(ErrorType.MAILBOX_AUTH),
     # Any other ReelMirrorError (a future subclass): treat like an unexpected status.
     ReelMirrorError: ErrorRow(ErrorType.UNEXPECTED_STATUS),
 }
@@ -149,6 +152,7 @@ def not_ready(message: str, next_check: timedelta | None = None) -> ApplicationE
 
 class _HasSettings(Protocol):
     settings: ActivitySettings
+    unusable: UnusableAnswers
 
 
 S = TypeVar("S", bound=_HasSettings)
@@ -168,17 +172,38 @@ def translated(
     @functools.wraps(fn)
     async def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return await fn(self, *args, **kwargs)
+            result = await fn(self, *args, **kwargs)
         except ApplicationError:
+            self.unusable.clear()
             raise
         except Exception as exc:
-            if row_for(exc) is None:
+            row = row_for(exc)
+            if row is None:
                 raise
             error = to_application_error(exc, self.settings)
+            if row.kind.bounded and activity.in_activity():
+                error = _bounded(error, self.unusable.seen(datetime.now(UTC)), self.settings)
+            else:
+                self.unusable.clear()
             _log(error)
             raise error from exc
+        self.unusable.clear()
+        return result
 
     return wrapper
+
+
+def _bounded(error: ApplicationError, since: datetime, settings: ActivitySettings) -> ApplicationError:
+    """The same error while the streak of unusable answers is young; UNUSABLE_ANSWER once it is too old."""
+    unusable_for = datetime.now(UTC) - since
+    if unusable_for.total_seconds() < settings.unusable_answer_budget_seconds:
+        return error
+    return ApplicationError(
+        f"{error.message} (answers unusable for {int(unusable_for.total_seconds())} s since "
+        f"{since:%Y-%m-%d %H:%M:%S} UTC: {error.type})",
+        type=ErrorType.UNUSABLE_ANSWER,
+        non_retryable=True,
+    )
 
 
 def _log(error: ApplicationError) -> None:

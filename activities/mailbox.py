@@ -7,12 +7,13 @@ mailbox, which is how rehearsals and tests run onboarding without a human.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-__all__ = ["MailboxError", "MailboxReader", "SimulatorMailbox", "confirmation_link_in"]
+__all__ = ["MailboxAuthError", "MailboxError", "MailboxReader", "SimulatorMailbox", "confirmation_link_in"]
 
 VERIFY_PATH = "/auth/v1/verify"
 
@@ -21,10 +22,21 @@ class MailboxError(Exception):
     """The mailbox could not be read (transport error or an unreadable answer); worth retrying."""
 
 
+class MailboxAuthError(MailboxError):
+    """The mailbox refused the worker's credentials: retrying cannot help until an operator fixes them.
+
+    A subclass of MailboxError so that, where no rule names it, it is still handled as a mailbox failure.
+    """
+
+
 @runtime_checkable
 class MailboxReader(Protocol):
-    async def find_confirmation_link(self, email: str) -> str | None:
-        """The newest confirmation link sent to `email`, or None when no such mail has arrived yet."""
+    async def find_confirmation_link(self, email: str, *, since: datetime | None = None) -> str | None:
+        """The newest confirmation link sent to `email`, or None when no such mail has arrived yet.
+
+        `since` (timezone-aware), when given, ignores mail received before it: a link from an earlier
+        signup of the same address is spent or expired.
+        """
         ...
 
 
@@ -47,7 +59,7 @@ class SimulatorMailbox:
     def __repr__(self) -> str:
         return f"SimulatorMailbox(origin={self.origin!r})"
 
-    async def find_confirmation_link(self, email: str) -> str | None:
+    async def find_confirmation_link(self, email: str, *, since: datetime | None = None) -> str | None:
         url = f"{self.origin}/_sim/mailbox/{quote(email, safe='@')}"
         try:
             if self._http is not None:
@@ -70,9 +82,22 @@ class SimulatorMailbox:
         # Newest first: a resent confirmation supersedes an older (possibly expired) one.
         # Ties keep the server's (chronological) order, so the later message still wins.
         dated = [(str(m.get("sent_at") or ""), i, m) for i, m in enumerate(messages) if isinstance(m, dict)]
+        if since is not None:
+            dated = [item for item in dated if not _sent_before(item[0], since)]
         dated.sort(key=lambda item: item[:2], reverse=True)
         for _, _, message in dated:
             link = confirmation_link_in(message.get("links") or [])
             if link is not None:
                 return link
         return None
+
+
+def _sent_before(sent_at: str, since: datetime) -> bool:
+    """Whether an ISO 8601 `sent_at` lies before `since`; an unreadable stamp is kept (not before)."""
+    try:
+        sent = datetime.fromisoformat(sent_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if sent.tzinfo is None or since.tzinfo is None:
+        return False
+    return sent < since

@@ -7,6 +7,8 @@ They import nothing but pydantic so the workflow sandbox can load them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
 from activities.poll_plan import PollPlan
@@ -42,6 +44,8 @@ class VerifyEmailInput(AccountRef):
     # A confirmation link delivered by the `confirm_email` signal; None means: read the configured mailbox.
     # Supabase links are single-use and expire, and this activity consumes the link at once.
     link: str | None = None
+    # When the signup was sent: a mailbox reader ignores confirmation mail received before it.
+    since: datetime | None = None
 
 
 class VerifyEmailOutcome(_Model):
@@ -69,11 +73,14 @@ class CardOutcome(_Model):
 
 
 class BalanceView(_Model):
-    balance_cents: int
-    auto_reload: bool = False
+    """Every field is the server's word when it gave one; None: the answer did not say (the guide promises
+    no field of the balance)."""
+
+    balance_cents: int | None = None
+    auto_reload: bool | None = None
     reload_threshold_cents: int | None = None
     reload_amount_cents: int | None = None
-    has_payment_method: bool = False
+    has_payment_method: bool | None = None
 
 
 class AwaitBalanceInput(AccountRef):
@@ -111,10 +118,12 @@ class EnsureSourceInput(AccountRef):
 
 
 class SourceView(_Model):
+    """A source as the server knows it; fields the answer left out are filled from what we asked for."""
+
     id: str
-    platform: str
-    username: str
-    automation_mode: str
+    platform: str | None = None
+    username: str | None = None
+    automation_mode: str | None = None
     created: bool = False
     mode_changed: bool = False
 
@@ -164,13 +173,26 @@ class SyncJobView(_Model):
     error: str | None = None
 
 
+class PlanBook(_Model):
+    """A persona's own record of its source posts (see `activities.planning`): small, carried for years."""
+
+    known: int = 0  # how many posts of the listing's stable order were seen
+    digest: str = ""  # digest of that block of ids, to recognise it in the next listing
+    order: str | None = None  # posted_at | oldest_first | newest_first | None (not learned yet)
+    pending: list[str] = Field(default_factory=list)  # new posts waiting for room, newest first
+    recent: list[str] = Field(default_factory=list)  # handed on lately (guards the fallback only)
+    dropped: int = 0  # new posts dropped because too many waited
+    changed: bool = False  # the last listing's known block had changed: new posts found by the record
+
+
 class PlanCycleInput(AccountRef):
     persona_id: str
     # source id -> automation mode, as ensured by the persona workflow
     source_modes: dict[str, str]
     limit: int = Field(ge=0)
-    # source post ids the persona workflow already handed to a ContentPostWorkflow
-    handled_source_post_ids: list[str] = Field(default_factory=list)
+    # the persona's own record of its source posts (None: the first listing) and its backlog policy
+    book: PlanBook | None = None
+    backlog: int = Field(default=20, ge=0)
 
 
 class PlannedPost(_Model):
@@ -188,6 +210,10 @@ class CyclePlan(_Model):
     items: list[PlannedPost]
     # source posts left for a later cycle (limit reached, or an auto_clone post the server has not generated yet)
     deferred: int = 0
+    # deferred because no answer says which source they belong to, while a source lets the server generate
+    unattributed: int = 0
+    # the record after this listing; the items stay pending in it until the workflow hands them on
+    book: PlanBook | None = None
 
 
 class GenerateInput(AccountRef):
@@ -215,15 +241,15 @@ class GeneratedPostInput(AccountRef):
 
 
 class MediaView(_Model):
-    id: str
-    type: str
+    id: str | None = None
+    type: str | None = None
     status: str
     url: str | None = None
 
 
 class GeneratedPostView(_Model):
     id: str
-    status: str
+    status: str | None = None  # assumed by the contract: only the media items' statuses are promised
     source_post_id: str | None = None
     caption: str | None = None
     media: list[MediaView] = Field(default_factory=list, validation_alias=AliasChoices("media", "media_items"))
@@ -254,7 +280,7 @@ class OutgoingPostInput(AccountRef):
 
 
 class DeliveryView(_Model):
-    id: str
+    id: str | None = None
     connected_account_id: str | None = None
     platform: str | None = None
     status: str
@@ -272,3 +298,4 @@ class DeliveriesView(_Model):
     @property
     def failed(self) -> int:
         return sum(1 for d in self.deliveries if d.status == "failed")
+

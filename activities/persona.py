@@ -52,7 +52,7 @@ class PersonaActivities(ActivityBase):
         client = self._account_client(input.account_ref)
         if input.known_persona_id:
             persona = await client.get_persona(input.known_persona_id)
-            return PersonaView(id=persona.id, name=persona.name)
+            return PersonaView(id=persona.id, name=persona.name or input.name)
         matches = [p for p in await client.list_personas() if p.name == input.name]
         if matches:
             persona = _oldest(matches)
@@ -60,11 +60,11 @@ class PersonaActivities(ActivityBase):
                 activity.logger.warning(
                     "%d personas are named %r; using the oldest, %s", len(matches), input.name, persona.id
                 )
-            return PersonaView(id=persona.id, name=persona.name)
+            return PersonaView(id=persona.id, name=persona.name or input.name)
         heartbeat("creating persona")
         persona = await client.create_persona(input.name, input.writing_style)
         activity.logger.info("created persona %s (%r)", persona.id, persona.name)
-        return PersonaView(id=persona.id, name=persona.name, created=True)
+        return PersonaView(id=persona.id, name=persona.name or input.name, created=True)
 
     @activity.defn
     @translated
@@ -83,15 +83,15 @@ class PersonaActivities(ActivityBase):
                     non_retryable=True,
                 ) from None
             if existing.automation_mode == input.automation_mode:
-                return SourceView.model_validate(existing)
+                return _source_view(existing, input)
             heartbeat("changing automation mode")
             updated = await client.update_source(input.persona_id, existing.id, input.automation_mode)
             activity.logger.info(
                 "source %s: automation mode %s -> %s", existing.id, existing.automation_mode, updated.automation_mode
             )
-            return SourceView.model_validate(updated).model_copy(update={"mode_changed": True})
-        activity.logger.info("added source %s (%s/%s)", source.id, source.platform, source.username)
-        return SourceView.model_validate(source).model_copy(update={"created": True})
+            return _source_view(updated, input, mode_changed=True)
+        activity.logger.info("added source %s (%s/%s)", source.id, input.platform, input.username)
+        return _source_view(source, input, created=True)
 
     @activity.defn
     @translated
@@ -126,7 +126,7 @@ class PersonaActivities(ActivityBase):
 
 def _find_source(sources: list[Source], platform: str, username: str) -> Source | None:
     for source in sources:
-        if source.platform == platform and same_username(source.username, username):
+        if source.platform == platform and same_username(source.username or "", username):
             return source
     return None
 
@@ -140,7 +140,21 @@ def _find_account(accounts: list[ConnectedAccount], wanted: EnsureTargetInput) -
             wanted.platform
             and wanted.username
             and account.platform == wanted.platform
-            and same_username(account.username, wanted.username)
+            and same_username(account.username or "", wanted.username)
         ):
             return account
     return None
+
+
+def _source_view(source: Source, asked: EnsureSourceInput, **flags: bool) -> SourceView:
+    """The server's source, with what its answer left out filled from what we asked for (the guide promises
+    only the id)."""
+    view = SourceView.model_validate(source)
+    return view.model_copy(
+        update={
+            "platform": view.platform or asked.platform,
+            "username": view.username or asked.username,
+            "automation_mode": view.automation_mode or asked.automation_mode,
+            **flags,
+        }
+    )

@@ -166,6 +166,6 @@ async def _lacks_targets(client: ReelMirrorClient, post: GeneratedPost, exc: Val
     """Whether a 400 on approve means "no publishing targets": the message says so, or the list is empty."""
     if "target" in exc.message.lower():
         return True
-    if post.status != "ready":
+    if post.status != "ready" or post.persona_id is None:
         return False  # the 400 is about the post (still generating, failed), not about targets
     return not await client.list_publishing_targets(post.persona_id)

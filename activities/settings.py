@@ -7,14 +7,21 @@ that is wrong, so the operator knows what to fix without reading a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 __all__ = ["ENV_VARS", "ActivitySettings", "SettingsError"]
+
+# A DNS name (or an IPv4 address): dot-separated labels of letters, digits and inner hyphens.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 
 
 class SettingsError(ValueError):
@@ -44,8 +51,29 @@ class ActivitySettings(BaseModel):
     stripe_publishable_key: str | None = None
     http_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     service_unavailable_retry_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # How long an answer may stay unusable (malformed, an unexpected status such as 500, an unknown
+    # status) before the work parks with the reason instead of retrying on.
+    unusable_answer_budget_seconds: float = Field(default=900.0, gt=0, le=7 * 24 * 3600)
     # The operator's Stripe payment method (pm_...); an account's own `payment_method` secret wins.
     payment_method: SecretStr | None = None
+    # A real inbox read over IMAP (activities.imap_mailbox); None: no IMAP. Exclusive with mailbox_url.
+    imap_host: str | None = None
+    # None: the usual port of `imap_security` (993 for tls, 143 for starttls and plain).
+    imap_port: int | None = Field(default=None, ge=1, le=65535)
+    imap_security: Literal["tls", "starttls", "plain"] = "tls"
+    # `plain` sends the password in clear: allowed to a loopback host only, unless this says otherwise.
+    imap_allow_plain: bool = False
+    imap_user: str | None = None
+    # A file holding only the IMAP password, readable by its owner alone (0600 or 0400); read at each use,
+    # so a rotated password needs no restart, and the password itself never sits in the environment.
+    imap_password_file: Path | None = None
+    imap_folder: str = Field(default="INBOX", min_length=1)
+    # PEM CA bundle to verify the server with (a private CA); None: the system's trusted CAs.
+    imap_ca_file: Path | None = None
+    # Bound on every single network operation (connect, login, search, fetch, store).
+    imap_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    # Mail received longer ago than this is never taken for a confirmation (links expire).
+    imap_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 30)
 
     @field_validator("base_url")
     @classmethod
@@ -69,6 +97,23 @@ class ActivitySettings(BaseModel):
     def _payment_method(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith("pm_"):
             raise ValueError("must be a Stripe payment method id (pm_...)")
+        return value
+
+    @field_validator("imap_host")
+    @classmethod
+    def _imap_host(cls, value: str | None) -> str | None:
+        if value is None or _HOST_NAME.match(value):
+            return value
+        try:
+            return str(ipaddress.IPv6Address(value))
+        except ValueError:
+            raise ValueError("must be a host name or IP address (no scheme, port or path)") from None
+
+    @field_validator("imap_user", "imap_folder")
+    @classmethod
+    def _imap_word(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise ValueError("must be printable text (no control characters)")
         return value
 
     @classmethod
@@ -97,6 +142,17 @@ ENV_VARS: dict[str, str] = {
     "STRIPE_PUBLISHABLE_KEY": "stripe_publishable_key",
     "REELMIRROR_HTTP_TIMEOUT_SECONDS": "http_timeout_seconds",
     "REELMIRROR_503_RETRY_SECONDS": "service_unavailable_retry_seconds",
+    "REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS": "unusable_answer_budget_seconds",
     "REELMIRROR_PAYMENT_METHOD": "payment_method",
+    "REELMIRROR_IMAP_HOST": "imap_host",
+    "REELMIRROR_IMAP_PORT": "imap_port",
+    "REELMIRROR_IMAP_SECURITY": "imap_security",
+    "REELMIRROR_IMAP_ALLOW_PLAIN": "imap_allow_plain",
+    "REELMIRROR_IMAP_USER": "imap_user",
+    "REELMIRROR_IMAP_PASSWORD_FILE": "imap_password_file",
+    "REELMIRROR_IMAP_FOLDER": "imap_folder",
+    "REELMIRROR_IMAP_CA_FILE": "imap_ca_file",
+    "REELMIRROR_IMAP_TIMEOUT_SECONDS": "imap_timeout_seconds",
+    "REELMIRROR_IMAP_MAX_AGE_HOURS": "imap_max_age_hours",
 }
 _VAR_OF_FIELD = {field: var for var, field in ENV_VARS.items()}

@@ -73,7 +73,10 @@ async def confirm_email(client: Client, email: str, link: str) -> None:
 async def start_persona(
     client: Client, account_ref: str, config: PersonaConfig, timing: Timing, task_queue: str
 ) -> tuple[WorkflowHandle, bool]:
-    """Start the persona's loop; returns (handle, False) when it is already running (nothing changes)."""
+    """Start the persona's loop; returns (handle, False) when it is already running (nothing changes).
+
+    Two names can slug to one workflow id ("Sunset Kitchen!" and "sunset kitchen"): a running persona of
+    another name under that id is refused, never mistaken for this one."""
     sources = ", ".join(f"{s.platform}/{s.username} ({s.automation_mode})" for s in config.sources)
     try:
         handle = await client.start_workflow(
@@ -91,7 +94,24 @@ async def start_persona(
         )
         return handle, True
     except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle_for(PersonaLoopWorkflow.run, config.workflow_id), False
+        handle = client.get_workflow_handle_for(PersonaLoopWorkflow.run, config.workflow_id)
+        running = await _running_persona(client, config.workflow_id)
+        if running is not None and running.config.name != config.name:
+            raise OperatorError(
+                f"persona '{config.name}' would take the workflow id {config.workflow_id} of the running persona "
+                f"'{running.config.name}'; give it a slug of its own (slug = \"...\" in its file)"
+            ) from None
+        return handle, False
+
+
+async def _running_persona(client: Client, workflow_id: str) -> PersonaLoopInput | None:
+    """The input of the persona's current run, read from its history (no worker needed)."""
+    handle = client.get_workflow_handle(workflow_id)
+    async for event in handle.fetch_history_events():
+        started = event.workflow_execution_started_event_attributes
+        decoded = await client.data_converter.decode(started.input.payloads, [PersonaLoopInput])
+        return decoded[0] if decoded and isinstance(decoded[0], PersonaLoopInput) else None
+    return None
 
 
 async def persona_handle(client: Client, slug: str) -> WorkflowHandle[PersonaLoopWorkflow, PersonaStatus]:
@@ -151,6 +171,31 @@ async def decide(client: Client, post_id: str, *, approve: bool, reason: str | N
     else:
         await handle.signal(ContentPostWorkflow.reject, RejectSignal(post_id=gid, reason=reason))
     return handle.id
+
+
+async def retry(client: Client, target: str) -> str:
+    """Tell parked work that its cause was fixed: a persona (and its posts), one post, or an onboarding.
+
+    `target` is a workflow id (`persona-...`, `post-...`, `onboarding-...`), a persona slug or a generated
+    post id; returns the id of the workflow told."""
+    check_post_id(target)
+    if target.startswith("onboarding-"):
+        onboarding = client.get_workflow_handle_for(OnboardingWorkflow.run, target)
+        await _require_running(onboarding, f"no onboarding {target} is running")
+        await onboarding.signal(OnboardingWorkflow.retry)
+        return onboarding.id
+    if target.startswith("post-"):
+        post = await find_post(client, target)
+        await post.signal(ContentPostWorkflow.retry)
+        return post.id
+    try:
+        persona = await persona_handle(client, target)
+    except OperatorError:
+        post = await find_post(client, target)
+        await post.signal(ContentPostWorkflow.retry)
+        return post.id
+    await persona.signal(PersonaLoopWorkflow.retry)
+    return persona.id
 
 
 async def _require_running(handle: WorkflowHandle, message: str) -> None:

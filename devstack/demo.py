@@ -67,7 +67,8 @@ async def onboard(client: Client, timing: Timing) -> AccountSummary:
     summary = await asyncio.wait_for(handle.result(), timeout=120)
     console.print(
         f"   account ready: API key {summary.key_fingerprint}, {len(summary.scopes)} scopes, "
-        f"balance ${summary.balance_cents / 100:.2f} (bonus {'granted' if summary.bonus_granted else 'missing'}), "
+        f"balance ${(summary.balance_cents or 0) / 100:.2f} "
+        f"(bonus {'granted' if summary.bonus_granted else 'missing'}), "
         f"auto-reload {'on' if summary.auto_reload else 'off'}"
     )
     for note in summary.notes:

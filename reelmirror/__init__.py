@@ -1,114 +1,13 @@
 """Typed async client of the ReelMirror API (httpx + pydantic), with no Temporal inside.
 
-``ReelMirrorClient`` has one method per endpoint and never retries; errors are typed, one class
-per row of the vendor's error table (``reelmirror.errors``). ``follow_confirmation_link`` turns the
-Supabase e-mail link into a session, ``confirm_setup_intent`` confirms a Stripe SetupIntent the way
-Stripe.js would. See README.md beside this file.
+Import from the module that owns a name, e.g. ``from reelmirror.client import ReelMirrorClient``.
+This package file re-exports nothing on purpose: importing ``reelmirror.models`` (as workflow code
+does, inside Temporal's sandbox) must not pull in httpx, stripe or PyJWT, and one place per name
+keeps go-to-definition honest.
+
+Modules: ``client`` (the endpoints), ``models`` (answers and vocabularies), ``envelopes`` (how
+answers are unwrapped and checked against the contract's promises), ``errors`` (the exceptions),
+``transport`` (one request under one total deadline), ``ratelimit`` (pacing headers),
+``redaction`` (secret scrubbing), ``supabase`` (sessions), ``stripe_setup`` (card confirmation).
+See README.md beside this file.
 """
-
-from reelmirror.client import DEFAULT_TIMEOUT, DEFAULT_USER_AGENT, ReelMirrorClient
-from reelmirror.errors import (
-    ERROR_CLASSES,
-    STATUS_CLASSES,
-    ConfirmationLinkError,
-    ConflictError,
-    ForbiddenError,
-    InsufficientBalanceError,
-    MalformedResponseError,
-    NotFoundError,
-    RateLimitedError,
-    RateLimitInfo,
-    ReelMirrorError,
-    ServiceUnavailableError,
-    StripeConfirmationError,
-    TransportError,
-    UnauthorizedError,
-    UnexpectedStatusError,
-    UpstreamError,
-    ValidationFailedError,
-    redact,
-)
-from reelmirror.models import (
-    ALL_SCOPES,
-    AUTOMATION_MODES,
-    DELIVERY_TERMINAL,
-    GENERATED_POST_STATUSES,
-    MEDIA_TERMINAL,
-    PLATFORMS,
-    SYNC_TERMINAL,
-    ApiKey,
-    ApproveResult,
-    Balance,
-    ConnectedAccount,
-    Delivery,
-    GeneratedPost,
-    GenerateResult,
-    MediaItem,
-    OutgoingPost,
-    Persona,
-    PublishingTarget,
-    SetupIntentSecret,
-    SignupResult,
-    Source,
-    SourcePost,
-    SyncJob,
-    SyncStarted,
-    TopupSession,
-)
-from reelmirror.stripe_setup import ConfirmedSetupIntent, confirm_setup_intent
-from reelmirror.supabase import AuthSession, decode_jwt_claims, follow_confirmation_link
-
-__all__ = [
-    "ALL_SCOPES",
-    "AUTOMATION_MODES",
-    "DEFAULT_TIMEOUT",
-    "DEFAULT_USER_AGENT",
-    "DELIVERY_TERMINAL",
-    "ERROR_CLASSES",
-    "GENERATED_POST_STATUSES",
-    "MEDIA_TERMINAL",
-    "PLATFORMS",
-    "STATUS_CLASSES",
-    "SYNC_TERMINAL",
-    "ApiKey",
-    "ApproveResult",
-    "AuthSession",
-    "Balance",
-    "ConfirmationLinkError",
-    "ConfirmedSetupIntent",
-    "ConflictError",
-    "ConnectedAccount",
-    "Delivery",
-    "ForbiddenError",
-    "GenerateResult",
-    "GeneratedPost",
-    "InsufficientBalanceError",
-    "MalformedResponseError",
-    "MediaItem",
-    "NotFoundError",
-    "OutgoingPost",
-    "Persona",
-    "PublishingTarget",
-    "RateLimitInfo",
-    "RateLimitedError",
-    "ReelMirrorClient",
-    "ReelMirrorError",
-    "ServiceUnavailableError",
-    "SetupIntentSecret",
-    "SignupResult",
-    "Source",
-    "SourcePost",
-    "StripeConfirmationError",
-    "SyncJob",
-    "SyncStarted",
-    "TopupSession",
-    "TransportError",
-    "UnauthorizedError",
-    "UnexpectedStatusError",
-    "UpstreamError",
-    "ValidationFailedError",
-    "confirm_setup_intent",
-    "decode_jwt_claims",
-    "follow_confirmation_link",
-    "redact",
-]

@@ -1,4 +1,5 @@
-"""Typed errors for the ReelMirror API, one class per row of the vendor's error table.
+"""Typed errors of this package: one class per row of the vendor's error table, plus the failures
+around it (no response, an unreadable answer, Supabase auth, Stripe).
 
 Why a class per row: the activities map each row to one retry decision (stop, wait for the reset,
 back off, treat as "already exists"), and `except ConflictError` reads better and is harder to get
@@ -7,165 +8,55 @@ wrong than comparing status codes at every call site.
 Three promises hold for every exception here:
 
 * ``str(exc)`` is ``"<CODE> (<status>): <message>"`` and never contains a secret: every message is
-  passed through :func:`redact`, which masks API keys, JWTs, Stripe secrets and bearer tokens, plus
-  any explicit secret values the raiser hands in.
+  passed through :func:`reelmirror.redaction.redact`, which masks API keys, JWTs, Stripe secrets and
+  bearer tokens, plus any explicit secret values the raiser hands in.
 * Exceptions pickle and unpickle with all their attributes (``__reduce__``), so they can cross
   process boundaries (worker pools, multiprocessing) without a ``TypeError`` on the way back.
 * A response the client cannot read (an HTML 502 page from a proxy, truncated JSON) becomes a typed
   error, never a ``JSONDecodeError`` escaping from deep inside the client.
+
+Secret scrubbing lives in :mod:`reelmirror.redaction`, header parsing in :mod:`reelmirror.ratelimit`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from reelmirror.ratelimit import RateLimitInfo, lowercase_headers, parse_rate_limit, parse_retry_after
+from reelmirror.redaction import redact
 
 __all__ = [
     "ERROR_CLASSES",
+    "MAX_MESSAGE_CHARS",
     "STATUS_CLASSES",
     "ConfirmationLinkError",
     "ConflictError",
+    "EmailNotConfirmedError",
     "ForbiddenError",
     "InsufficientBalanceError",
+    "InvalidCredentialsError",
+    "InvalidRefreshTokenError",
     "MalformedResponseError",
     "NotFoundError",
-    "RateLimitInfo",
     "RateLimitedError",
     "ReelMirrorError",
     "ServiceUnavailableError",
     "StripeConfirmationError",
+    "SupabaseAuthError",
     "TransportError",
     "UnauthorizedError",
     "UnexpectedStatusError",
+    "UntrustedLinkError",
     "UpstreamError",
     "ValidationFailedError",
     "error_from_response",
-    "parse_rate_limit",
-    "parse_retry_after",
-    "redact",
 ]
-
-#: A ``X-RateLimit-Reset`` value above this is a Unix time in seconds; at or below it, seconds to wait.
-#: 10^9 seconds is 2001-09-09: no "seconds to wait" is that large, and no Unix time that small is current.
-UNIX_TIME_THRESHOLD = 1_000_000_000
 
 #: Server-supplied messages are cut to this length so a proxy's whole HTML page never lands in a log.
 MAX_MESSAGE_CHARS = 500
-
-_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), r"\1 [redacted]"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
-    (re.compile(r"\brm_[A-Za-z0-9_-]{6,}"), "rm_[redacted]"),
-    (re.compile(r"\b((?:seti|pi)_[A-Za-z0-9]+)_secret_[A-Za-z0-9]+"), r"\1_secret_[redacted]"),
-    (re.compile(r"\b(sk|rk)_(test|live)_[A-Za-z0-9]+"), r"\1_\2_[redacted]"),
-    (re.compile(r"(?i)(access_token|refresh_token|password|client_secret|token)=[^&\s#]+"), r"\1=[redacted]"),
-)
-
-
-def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Mask anything that looks like a credential, and every value in ``secrets``.
-
-    Why both: the patterns catch the project's known secret shapes even when the raiser did not know
-    a value was secret (a server echoing a key back in a 401 message); the explicit values catch the
-    shapes no pattern knows (a password, an opaque refresh token).
-    """
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    for pattern, replacement in _REDACTIONS:
-        text = pattern.sub(replacement, text)
-    return text
-
-
-@dataclass(frozen=True)
-class RateLimitInfo:
-    """The ``X-RateLimit-*`` headers of one response, as sent plus one derived value.
-
-    ``reset_raw`` keeps the header text because the contract does not say whether it is a Unix
-    time or a number of seconds; ``reset_after_seconds`` is the interpretation (above 10^9 a Unix
-    time, else seconds to wait), computed against the clock when the response was parsed.
-    """
-
-    limit: int | None
-    remaining: int | None
-    reset_raw: str | None
-    reset_after_seconds: float | None = None
-
-
-def _to_int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(float(value.strip()))
-    except ValueError:
-        return None
-
-
-def _reset_after_seconds(reset_raw: str | None, now: float) -> float | None:
-    if reset_raw is None:
-        return None
-    try:
-        value = float(reset_raw.strip())
-    except ValueError:
-        return None
-    if value != value or value in (float("inf"), float("-inf")):  # NaN or infinite: unusable.
-        return None
-    seconds = value - now if value > UNIX_TIME_THRESHOLD else value
-    return max(0.0, seconds)
-
-
-def _lowercase(headers: Mapping[str, str]) -> dict[str, str]:
-    """Header names are case-insensitive; a plain dict is not, so normalise before looking up."""
-    return {name.lower(): value for name, value in headers.items()}
-
-
-def parse_rate_limit(headers: Mapping[str, str], now: float | None = None) -> RateLimitInfo | None:
-    """Read the rate-limit headers; ``None`` when the response carries none of them.
-
-    ``headers`` may be any mapping: names are matched without regard to case.
-    """
-    headers = _lowercase(headers)
-    limit_raw = headers.get("x-ratelimit-limit")
-    remaining_raw = headers.get("x-ratelimit-remaining")
-    reset_raw = headers.get("x-ratelimit-reset")
-    if limit_raw is None and remaining_raw is None and reset_raw is None:
-        return None
-    current = time.time() if now is None else now
-    return RateLimitInfo(
-        limit=_to_int(limit_raw),
-        remaining=_to_int(remaining_raw),
-        reset_raw=reset_raw,
-        reset_after_seconds=_reset_after_seconds(reset_raw, current),
-    )
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Parse ``Retry-After`` in both RFC 9110 forms: delta-seconds or an HTTP-date.
-
-    Returns seconds to wait from ``now`` (clamped at 0), or ``None`` when absent or unreadable.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive parse means the zone was "-0000".
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 def _rebuild(cls: type[ReelMirrorError], state: dict[str, Any]) -> ReelMirrorError:
@@ -309,11 +200,14 @@ class MalformedResponseError(ReelMirrorError):
 
 
 class TransportError(ReelMirrorError):
-    """No HTTP response at all: connect error, timeout, connection dropped mid-request.
+    """No complete HTTP response: connect error, the total deadline, a connection dropped mid-request.
 
-    ``kind`` is ``"connect"``, ``"timeout"``, ``"dropped"`` or ``"network"``. ``may_have_committed``
-    tells whether the server could have run the request: ``False`` only when the connection was
-    never made, so a non-idempotent call after any other kind must be checked before it is repeated.
+    ``kind`` is ``"connect"``, ``"timeout"``, ``"dropped"`` or ``"network"``. ``phase`` is where the
+    exchange was when it failed, when the transport reported it: ``"connect"`` (nothing sent yet),
+    ``"send"`` (request going out), ``"wait"`` (request sent, no answer yet) or ``"receive"`` (answer
+    arriving); ``None`` when unknown. ``may_have_committed`` tells whether the server could have run a
+    side effect: ``False`` when nothing was sent, or for a call that has no side effect (a GET of
+    the API); after any other failure a non-idempotent call must be checked before it is repeated.
     """
 
     default_code = "TRANSPORT_ERROR"
@@ -324,23 +218,33 @@ class TransportError(ReelMirrorError):
         *,
         kind: str = "network",
         may_have_committed: bool = True,
+        phase: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.kind = kind
         self.may_have_committed = may_have_committed
+        self.phase = phase
 
     def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "kind": self.kind, "may_have_committed": self.may_have_committed}
+        return {
+            **super()._state(),
+            "kind": self.kind,
+            "may_have_committed": self.may_have_committed,
+            "phase": self.phase,
+        }
 
 
-class ConfirmationLinkError(ReelMirrorError):
-    """The Supabase confirmation link failed: expired/reused token, or no session in the redirect.
+class SupabaseAuthError(ReelMirrorError):
+    """Supabase Auth refused or failed a session call (token endpoint, confirmation link).
 
-    ``error_code`` is Supabase's (e.g. ``otp_expired``); ``description`` its human text.
+    ``error_code`` is Supabase's own code when it gave one (``invalid_grant``, ``otp_expired``,
+    ``email_not_confirmed``, ...); ``description`` its human text, redacted. The subclasses are the
+    answers a bot acts on differently; this class itself is any other refusal (a 429, a 5xx, a code
+    nobody mapped), with ``status`` and ``retry_after_seconds`` to decide on a retry.
     """
 
-    default_code = "CONFIRMATION_LINK_ERROR"
+    default_code = "SUPABASE_AUTH_ERROR"
 
     def __init__(
         self,
@@ -354,10 +258,47 @@ class ConfirmationLinkError(ReelMirrorError):
         secret_list = list(secrets)
         super().__init__(message, secrets=secret_list, **kwargs)
         self.error_code = error_code
-        self.description = None if description is None else redact(description, secret_list)
+        self.description = None if description is None else redact(description, secret_list)[:MAX_MESSAGE_CHARS]
 
     def _state(self) -> dict[str, Any]:
         return {**super()._state(), "error_code": self.error_code, "description": self.description}
+
+
+class InvalidCredentialsError(SupabaseAuthError):
+    """A password login was refused (``invalid_grant``, "Invalid login credentials"): do not retry as is."""
+
+    default_code = "INVALID_CREDENTIALS"
+
+
+class EmailNotConfirmedError(SupabaseAuthError):
+    """The account exists but its e-mail is not confirmed yet: follow the confirmation link first."""
+
+    default_code = "EMAIL_NOT_CONFIRMED"
+
+
+class InvalidRefreshTokenError(SupabaseAuthError):
+    """The refresh token is unknown, revoked or already used: log in with the password instead."""
+
+    default_code = "INVALID_REFRESH_TOKEN"
+
+
+class ConfirmationLinkError(SupabaseAuthError):
+    """The Supabase confirmation link failed: expired/reused token, or no session in the redirect.
+
+    ``error_code`` is Supabase's (e.g. ``otp_expired``); ``description`` its human text.
+    """
+
+    default_code = "CONFIRMATION_LINK_ERROR"
+
+
+class UntrustedLinkError(ConfirmationLinkError):
+    """A confirmation link that does not point at the configured auth origin, so it was not followed.
+
+    A mailbox holds whatever a stranger chose to send there: only the auth server's own links are
+    trusted with a request (and, for PKCE, with the code exchange).
+    """
+
+    default_code = "UNTRUSTED_LINK"
 
 
 class StripeConfirmationError(ReelMirrorError):
@@ -421,7 +362,7 @@ def error_from_response(
     because the rate-limit window says nothing about when a 503'ing service comes back.
     """
     current = time.time() if now is None else now
-    headers = _lowercase(headers)
+    headers = lowercase_headers(headers)
     rate_limit = parse_rate_limit(headers, current)
     retry_after = parse_retry_after(headers.get("retry-after"), current)
 

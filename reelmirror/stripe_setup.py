@@ -34,7 +34,8 @@ import httpx
 import stripe
 from pydantic import SecretStr
 
-from reelmirror.errors import StripeConfirmationError, TransportError, redact
+from reelmirror.errors import StripeConfirmationError, TransportError
+from reelmirror.redaction import redact
 
 __all__ = ["ConfirmedSetupIntent", "confirm_setup_intent"]
 

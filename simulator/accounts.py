@@ -3,14 +3,16 @@ sessions (HS256 JWTs on the simulated clock), API keys with scopes, and authenti
 
 The real flow is human-shaped (an inbox, a browser redirect); the simulator keeps each step real on
 the wire so the client exercises exactly what it would against Supabase: it reads the link from the
-mailbox, GETs it without following the redirect, parses the session from the URL fragment, and
-trades the JWT for an ``rm_`` key. Secrets are stored only as hashes and never logged.
+mailbox (the admin API, or a real Maildir with ``--maildir``), GETs it without following the
+redirect, parses the session from the URL fragment, and trades the JWT for an ``rm_`` key. Secrets
+are stored only as hashes and never logged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import string
 from dataclasses import dataclass
@@ -20,7 +22,10 @@ import jwt
 
 from simulator.core import SimCore
 from simulator.errors import ApiError, conflict, invalid
+from simulator.maildir import MaildirDelivery
 from simulator.models import ALL_SCOPES, ApiKey, MailMessage, RefreshToken, User, VerifyToken
+
+log = logging.getLogger(__name__)
 
 KEY_PREFIX = "rm_"
 _KEY_ALPHABET = string.ascii_letters + string.digits
@@ -88,8 +93,9 @@ class Session:
 class AccountService:
     """Signup, e-mail confirmation, sessions, API keys and per-call authentication."""
 
-    def __init__(self, core: SimCore) -> None:
+    def __init__(self, core: SimCore, maildir: MaildirDelivery | None = None) -> None:
         self._core = core
+        self._maildir = maildir
 
     @property
     def _secret(self) -> str:
@@ -97,11 +103,18 @@ class AccountService:
 
     # -- signup ----------------------------------------------------------------------------------
     def signup(self, email: str, password: str, ip: str) -> User:
-        """Create an unconfirmed user and mail the verify link (409 on a known e-mail first)."""
+        """Create an unconfirmed user and mail the verify link.
+
+        A known e-mail is 409 CONFLICT (checked before the limit) in full mode; in guide mode it is
+        answered as Supabase does with confirmation on: the limit is spent, the account is left as it
+        is (password unchanged) and a new confirmation mail replaces the old link.
+        """
         core, state = self._core, self._core.state
         now = core.now()
         email = email.strip().lower()
-        if state.user_by_email(email) is not None:
+        guide = core.runtime.answers == "guide"
+        known = state.user_by_email(email)
+        if known is not None and not guide:
             raise conflict("a user with this e-mail already exists")
         window = core.runtime.signup_window_seconds
         recent = [t for t in state.signups_by_ip.get(ip, []) if t > now - window]
@@ -112,6 +125,19 @@ class AccountService:
             )
             retry = (min(recent) + window - now) if recent else window
             raise SignupLimited(limit=core.runtime.signup_limit, retry_after=max(retry, 0.0))
+        if known is not None:
+            recent.append(now)
+            self._forget_verify_links(known)
+            core.ledger.record(
+                "signup_repeated",
+                at=now,
+                by="client",
+                user_id=known.id,
+                email=email,
+                details={"ip": ip, "confirmed": known.email_confirmed_at is not None},
+            )
+            self._send_confirmation(known, now)
+            return known
         salt = secrets.token_bytes(16)
         user = User(
             id=core.new_id(),
@@ -127,6 +153,12 @@ class AccountService:
         core.ledger.record("signup", at=now, by="client", user_id=user.id, email=email, details={"ip": ip})
         self._send_confirmation(user, now)
         return user
+
+    def _forget_verify_links(self, user: User) -> None:
+        """Supabase keeps one confirmation token per user: a new mail makes the older links invalid."""
+        for record in self._core.state.verify_tokens.values():
+            if record.user_id == user.id and record.used_at is None:
+                record.revoked = True
 
     def _send_confirmation(self, user: User, now: float) -> None:
         core = self._core
@@ -149,6 +181,11 @@ class AccountService:
             sent_at=now,
         )
         core.state.mailbox.setdefault(user.email, []).append(message)
+        if self._maildir is not None:
+            try:
+                self._maildir.deliver(message)
+            except OSError:
+                log.exception("could not deliver the confirmation mail to the Maildir %s", self._maildir.path)
 
     # -- verify link and sessions ----------------------------------------------------------------
     def verify(self, token: str, link_type: str, redirect_to: str | None) -> str:
@@ -160,6 +197,7 @@ class AccountService:
         if (
             record is None
             or record.used_at is not None
+            or record.revoked
             or now >= record.expires_at
             or link_type
             not in (

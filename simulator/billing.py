@@ -1,10 +1,11 @@
 """Billing: balance, the one-time welcome bonus, generation charges, top-ups and auto-reload.
 
 The bonus is the delicate part. The real service grants it when Stripe reports the SetupIntent
-succeeded; localstripe sends no webhooks, so the simulator also reconciles: it retrieves the user's
-pending SetupIntents on billing calls and periodically in the background. Webhook and reconciliation
-can race and run any number of times, so every grant happens under a per-user lock and behind the
-``bonus_granted`` flag: exactly once per user. Auto-reload charges the saved payment method
+succeeded; localstripe sends no webhooks, so with full answers the simulator also reconciles: it
+retrieves the user's pending SetupIntents on billing calls and periodically in the background. With
+guide answers it does not; :mod:`simulator.webhook_relay` delivers the webhook instead, late.
+Webhooks and reconciliation can race and run any number of times, so every grant happens under a
+per-user lock and behind the ``bonus_granted`` flag: exactly once per user. Auto-reload charges the saved payment method
 off-session through Stripe; a failed reload blocks further attempts until the user changes the
 settings or saves a new payment method, so a declined card is not hammered on every charge.
 """
@@ -73,9 +74,13 @@ class BillingService:
             )
             return intent.client_secret
 
+    def reconciles(self) -> bool:
+        """Whether SetupIntents are also reconciled (full answers); in guide mode only the webhook counts."""
+        return self._core.runtime.answers == "full"
+
     async def reconcile_user(self, user: User) -> None:
-        """Retrieve the user's pending SetupIntents and act on those that finished."""
-        if not user.pending_setup_intents:
+        """Retrieve the user's pending SetupIntents and act on those that finished (full answers only)."""
+        if not user.pending_setup_intents or not self.reconciles():
             return
         async with self._lock(user.id):
             for intent_id in list(user.pending_setup_intents):
@@ -87,7 +92,9 @@ class BillingService:
                 self._apply_setup_intent(user, intent, via="reconcile")
 
     async def reconcile_all(self) -> None:
-        """Background pass over every user with pending SetupIntents."""
+        """Background pass over every user with pending SetupIntents (full answers only)."""
+        if not self.reconciles():
+            return
         for user in list(self._core.state.users.values()):
             if user.pending_setup_intents:
                 await self.reconcile_user(user)

@@ -2,7 +2,8 @@
 
 The real service fails in ways a happy-path simulator never would: rate limits, upstream errors,
 outages, slow answers, responses lost after the side effect was committed (the usual source of
-duplicate posts and double charges) and answers that cannot be read (an HTML page from a proxy, a
+duplicate posts and double charges), requests held so long that the client gives up before they
+commit (late commits), and answers that cannot be read (an HTML page from a proxy, a
 truncated body, missing fields, a status value nobody has seen; see :mod:`simulator.malformed`).
 ``ChaosConfig`` describes the faults;
 ``ChaosEngine`` draws, for one request, whether and which fault applies, from the seeded generator
@@ -26,6 +27,44 @@ LostMode = Literal["502", "drop", "mixed"]
 _Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+def _regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from exc
+    return value
+
+
+def _upper(value: list[str] | None) -> list[str] | None:
+    return None if value is None else [method.upper() for method in value]
+
+
+class LateCommit(BaseModel):
+    """Requests held before their handler runs, then run and committed even if the client has gone.
+
+    A slow proxy or load balancer does this: the client times out and retries, and the first request
+    still arrives. The delay is in **real** seconds (not scaled by the time scale) because it has to
+    outlast a client's real HTTP timeout. ``path_pattern`` and ``methods`` narrow it further than the
+    config's own filters.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: _Rate = 0.0
+    delay_seconds: float = Field(default=35.0, gt=0, le=3600)
+    path_pattern: str | None = None
+    methods: list[str] | None = None
+
+    _valid_regex = field_validator("path_pattern")(_regex)
+    _upper_methods = field_validator("methods")(_upper)
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.methods is not None and method.upper() not in self.methods:
+            return False
+        return self.path_pattern is None or re.search(self.path_pattern, path) is not None
+
+
 class ChaosConfig(BaseModel):
     """Injected faults. The default injects nothing; ``PUT /_sim/chaos`` replaces it whole."""
 
@@ -38,24 +77,13 @@ class ChaosConfig(BaseModel):
     # Answers corrupted after the handler ran (and committed): probability per request and kind.
     malformed_rates: dict[MalformedKind, _Rate] = Field(default_factory=dict)
     unknown_status_value: str = Field(default="exploded", min_length=1, max_length=64)
+    late_commit: LateCommit = Field(default_factory=LateCommit)
     path_pattern: str | None = None
     methods: list[str] | None = None
     max_faults: Annotated[int, Field(ge=0)] | None = None
 
-    @field_validator("path_pattern")
-    @classmethod
-    def _valid_regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from exc
-        return value
-
-    @field_validator("methods")
-    @classmethod
-    def _upper_methods(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [method.upper() for method in value]
+    _valid_regex = field_validator("path_pattern")(_regex)
+    _upper_methods = field_validator("methods")(_upper)
 
     @model_validator(mode="after")
     def _consistent(self) -> ChaosConfig:
@@ -120,6 +148,17 @@ class ChaosEngine:
                 self._spend()
                 return ChaosDecision(latency_ms=latency, error_status=int(code))
         return ChaosDecision(latency_ms=latency)
+
+    def late_commit(self, method: str, path: str) -> float | None:
+        """Real seconds to hold this request before it runs, or None. No draw when the rate is 0."""
+        config = self.config
+        late = config.late_commit
+        if late.rate <= 0 or not config.matches(method, path) or not late.matches(method, path):
+            return None
+        if not self._budget_left() or self._rng.random() >= late.rate:
+            return None
+        self._spend()
+        return late.delay_seconds
 
     def after_handler(self, method: str, path: str) -> Literal["502", "drop"] | None:
         """Whether the (already committed) response is lost, and how."""

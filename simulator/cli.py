@@ -19,7 +19,8 @@ from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from simulator.config import DURATION_KINDS, SimulatorConfig
+from simulator.config import ANSWERS, DURATION_KINDS, SimulatorConfig
+from simulator.maildir import MaildirError
 
 PROG = "simulator"
 
@@ -32,6 +33,7 @@ _OPTION_FOR: dict[tuple[str, ...], str] = {
     ("stripe_api_base",): "--stripe-api-base",
     ("stripe_secret_key",): "--stripe-secret-key",
     ("reconcile_interval_seconds",): "--reconcile-interval",
+    ("maildir",): "--maildir",
     ("runtime", "costs_cents", "image"): "--image-cost-cents",
     ("runtime", "costs_cents", "video"): "--video-cost-cents",
     ("runtime", "media_failure_rate"): "--media-failure-rate",
@@ -42,6 +44,8 @@ _OPTION_FOR: dict[tuple[str, ...], str] = {
     ("runtime", "signup_limit"): "--signup-limit",
     ("runtime", "bonus_cents"): "--bonus-cents",
     ("runtime", "backlog_posts"): "--backlog-posts",
+    ("runtime", "answers"): "--answers",
+    ("runtime", "webhook_delay_seconds"): "--webhook-delay",
     ("runtime", "rate_limit", "limit"): "--rate-limit",
     ("runtime", "rate_limit", "window_seconds"): "--rate-limit-window",
     ("runtime",): "--runtime-config",
@@ -85,8 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
     add("--rate-limit-window", type=float, help="rate-limit window in real seconds (default 60)")
     add("--rate-limit-reset-format", choices=("unix", "seconds"), help="X-RateLimit-Reset form (default unix)")
     add("--no-retry-after", action="store_true", help="omit Retry-After on 429 answers")
+    add(
+        "--answers",
+        choices=ANSWERS,
+        help="full: every field the contract promises or assumes (default); guide: only what the guide promises",
+    )
+    add("--webhook-delay", type=float, help="guide answers: simulated seconds until the bonus webhook (default 30)")
+    add(
+        "--idempotency-keys",
+        action="store_true",
+        help="a repeated Idempotency-Key on a POST returns the first answer (off by default: the guide promises none)",
+    )
     add("--runtime-config", type=Path, help="JSON file with runtime knobs (the /_sim/config shape)")
     add("--chaos", help="chaos config as JSON (the PUT /_sim/chaos shape), or @FILE")
+    add("--late-commit-rate", type=float, help="probability that an /api/v1 request is held, then committed late")
+    add(
+        "--late-commit-seconds",
+        type=float,
+        help="real seconds a held request waits before it runs (default 35; must outlast the client's timeout)",
+    )
+    add("--late-commit-path", metavar="REGEX", help="only hold requests whose path matches (e.g. '/v1/generate$')")
+    add("--maildir", type=Path, metavar="PATH", help="also deliver confirmation mails as RFC 5322 files here")
     add("--access-log", action="store_true", help="log every request")
     add("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="default WARNING")
     return parser
@@ -132,6 +155,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimulatorConfig:
     if args.reconcile_interval is not None:
         data["reconcile_interval_seconds"] = args.reconcile_interval
     data["access_log"] = args.access_log
+    if args.maildir is not None:
+        data["maildir"] = args.maildir
     runtime: dict[str, Any] = {}
     if args.runtime_config is not None:
         runtime = _json_option(parser, "--runtime-config", f"@{args.runtime_config}")
@@ -141,9 +166,13 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimulatorConfig:
     for name in ("media_failure_rate", "delivery_failure_rate", "sync_failure_rate", "sync_cooldown_seconds"):
         if getattr(args, name) is not None:
             runtime[name] = getattr(args, name)
-    for name in ("signup_limit", "bonus_cents", "backlog_posts"):
+    for name in ("signup_limit", "bonus_cents", "backlog_posts", "answers"):
         if getattr(args, name) is not None:
             runtime[name] = getattr(args, name)
+    if args.webhook_delay is not None:
+        runtime["webhook_delay_seconds"] = args.webhook_delay
+    if args.idempotency_keys:
+        runtime["idempotency_keys"] = True
     if args.duration:
         runtime["durations_seconds"] = {**runtime.get("durations_seconds", {}), **_durations(parser, args.duration)}
     limits: dict[str, Any] = dict(runtime.get("rate_limit", {}))
@@ -161,18 +190,39 @@ def config_from_args(argv: Sequence[str] | None = None) -> SimulatorConfig:
         data["runtime"] = runtime
     if args.chaos is not None:
         data["chaos"] = _json_option(parser, "--chaos", args.chaos)
+    late, late_options = _late_commit(args)
+    if late:
+        chaos = data.setdefault("chaos", {})
+        chaos["late_commit"] = {**(chaos.get("late_commit") or {}), **late}
     data["log_level"] = args.log_level
     try:
         return SimulatorConfig.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        _fail(parser, f"argument {_option_for(error['loc'])}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")
+        _fail(parser, f"argument {_option_for(error['loc'], late_options)}: {message}")
 
 
-def _option_for(loc: tuple[int | str, ...]) -> str:
+def _late_commit(args: argparse.Namespace) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The ``late_commit`` chaos fields the ``--late-commit-*`` flags set, and the option of each field."""
+    fields: dict[str, Any] = {}
+    options: dict[tuple[str, ...], str] = {}
+    for attribute, field, option in (
+        ("late_commit_rate", "rate", "--late-commit-rate"),
+        ("late_commit_seconds", "delay_seconds", "--late-commit-seconds"),
+        ("late_commit_path", "path_pattern", "--late-commit-path"),
+    ):
+        if getattr(args, attribute) is not None:
+            fields[field] = getattr(args, attribute)
+            options[("chaos", "late_commit", field)] = option
+    return fields, options
+
+
+def _option_for(loc: tuple[int | str, ...], extra: dict[tuple[str, ...], str] | None = None) -> str:
     path = tuple(str(part) for part in loc)
+    known = {**_OPTION_FOR, **(extra or {})}
     for length in range(len(path), 0, -1):
-        option = _OPTION_FOR.get(path[:length])
+        option = known.get(path[:length])
         if option is not None:
             return option
     return ".".join(path) or "options"
@@ -198,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(config))
+    except MaildirError as exc:
+        print(f"{PROG}: error: argument --maildir: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"{PROG}: error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

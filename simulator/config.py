@@ -9,7 +9,9 @@ with the same message.
 
 from __future__ import annotations
 
+import os
 import secrets
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -17,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     field_validator,
     model_serializer,
     model_validator,
@@ -28,6 +31,10 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 
 DURATION_KINDS = ("sync", "image", "video", "delivery")
+
+#: ``full``: every field the contract promises or assumes; ``guide``: only what the vendor's guide promises.
+Answers = Literal["full", "guide"]
+ANSWERS: tuple[Answers, ...] = ("full", "guide")
 
 
 class _Strict(BaseModel):
@@ -104,6 +111,12 @@ class RuntimeConfig(_Strict):
     bonus_cents: NonNegativeInt = 500
     rate_limit: RateLimitConfig = RateLimitConfig()
     backlog_posts: NonNegativeInt = 6
+    # Guide-minimal world (simulator/README.md, "Guide-minimal answers"): only what the guide promises.
+    answers: Answers = "full"
+    # In guide mode the bonus comes only by the (simulated) Stripe webhook, this long after the event.
+    webhook_delay_seconds: float = Field(default=30.0, ge=0, le=30 * 86_400)
+    # Repeated Idempotency-Key on a POST returns the first answer; off because the guide promises nothing.
+    idempotency_keys: StrictBool = False
 
     def merged(self, patch: dict[str, object]) -> RuntimeConfig:
         """A new config with ``patch`` deep-merged in, validated as a whole."""
@@ -125,6 +138,8 @@ class SimulatorConfig(_Strict):
     tick_max_seconds: float = Field(default=0.25, gt=0)
     access_log: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    # Also deliver every confirmation mail as an RFC 5322 message into this Maildir (created if missing).
+    maildir: Path | None = None
     runtime: RuntimeConfig = RuntimeConfig()
     chaos: ChaosConfig = ChaosConfig()
 
@@ -134,6 +149,24 @@ class SimulatorConfig(_Strict):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("maildir")
+    @classmethod
+    def _maildir(cls, value: Path | None) -> Path | None:
+        """A directory we can write, or a new one whose parent exists (a Maildir is created in it)."""
+        if value is None:
+            return None
+        if value.exists():
+            if not value.is_dir():
+                raise ValueError("must be a directory (a Maildir)")
+            writable = value
+        elif value.parent.is_dir():
+            writable = value.parent
+        else:
+            raise ValueError(f"the parent directory {value.parent} does not exist")
+        if not os.access(writable, os.W_OK | os.X_OK):
+            raise ValueError(f"{writable} is not writable")
+        return value
 
     @field_validator("stripe_secret_key")
     @classmethod

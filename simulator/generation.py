@@ -26,6 +26,12 @@ from simulator.models import (
     User,
 )
 
+#: The guide's own words for the commonest cause of a 400 on approve (guide mode answers with them).
+NO_TARGETS_GUIDE_MESSAGE = (
+    "the persona has no connected publishing accounts. Use send-to-compose instead, "
+    "or connect accounts via the dashboard."
+)
+
 _ITEMS_BY_MEDIA_TYPE: dict[str, tuple[Literal["image", "video"], ...]] = {
     "image": ("image",),
     "carousel": ("image", "image", "image"),
@@ -131,7 +137,11 @@ class GenerationService:
             raise invalid(f"generated post is not ready to approve (status {status})")
         targets = core.state.targets_of(post.persona_id)
         if not targets:
-            raise invalid("the persona has no publishing targets; connect an account or use send-to-compose")
+            raise invalid(
+                NO_TARGETS_GUIDE_MESSAGE
+                if core.runtime.answers == "guide"
+                else "the persona has no publishing targets; connect an account or use send-to-compose"
+            )
         outgoing_id = core.new_id()
         deliveries: list[Delivery] = []
         span = core.runtime.durations_seconds.delivery

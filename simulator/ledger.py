@@ -17,6 +17,7 @@ from simulator.clock import iso
 KINDS = (
     "signup",
     "signup_refused",
+    "signup_repeated",
     "email_confirmed",
     "api_key",
     "setup_intent",
@@ -37,6 +38,9 @@ KINDS = (
     "auto_reload",
     "automation",
     "fault",
+    "webhook_scheduled",
+    "webhook_delivered",
+    "idempotent_replay",
 )
 
 By = Literal["client", "server"]

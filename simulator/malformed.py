@@ -127,9 +127,13 @@ def _without_required(obj: dict[str, Any]) -> dict[str, Any]:
 def strip_required(payload: Any) -> Any:
     """A copy of the answer that lacks what the contract promises.
 
-    The object inside the envelope (``data`` or ``post``; the first item of a list) loses its
-    required fields (an object without any loses every field); an empty list loses its envelope.
+    The object inside the envelope (``data`` or ``post``; the first item of a list, also of a bare
+    list as guide answers send) loses its required fields (an object without any loses every field);
+    an empty list loses its envelope, and an empty bare list becomes an empty object.
     """
+    if isinstance(payload, list) and payload:
+        first = payload[0] if isinstance(payload[0], dict) else {}
+        return [_without_required(first), *payload[1:]]
     if not isinstance(payload, dict):
         return {}
     for envelope in ("data", "post"):

@@ -105,6 +105,7 @@ class VerifyToken:
     expires_at: float
     redirect_to: str
     used_at: float | None = None
+    revoked: bool = False
 
 
 @dataclass

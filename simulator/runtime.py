@@ -4,7 +4,7 @@
 clock, in due order, running automation as it goes. Request handlers call it before reading state
 (so what they return is exact), and a light background ticker calls it too, so automation and
 auto-reload happen even when nobody polls. The ticker also reconciles pending SetupIntents, since
-localstripe sends no webhooks.
+localstripe sends no webhooks (with guide answers it relays their webhooks, late, instead).
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ from simulator.config import SimulatorConfig
 from simulator.content import ContentService
 from simulator.core import SimCore
 from simulator.generation import GenerationService
+from simulator.idempotency import IdempotencyStore
+from simulator.late_commit import LateCommits
+from simulator.maildir import MaildirDelivery
 from simulator.ratelimit import RateLimiter
 from simulator.stats import Stats
 from simulator.stripe_gateway import StripeGateway
+from simulator.webhook_relay import WebhookRelay
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +39,11 @@ class Simulator:
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.core = SimCore(config)
+        maildir = MaildirDelivery(config.maildir) if config.maildir is not None else None
         gateway = StripeGateway(config.stripe_api_base, config.stripe_secret_key.get_secret_value())
-        self.accounts = AccountService(self.core)
+        self.accounts = AccountService(self.core, maildir)
         self.billing = BillingService(self.core, gateway)
+        self.webhooks = WebhookRelay(self.core, self.billing, gateway)
         self.catalog = Catalog(self.core)
         self.content = ContentService(self.core, self.catalog)
         self.generation = GenerationService(self.core, self.billing)
@@ -45,6 +51,8 @@ class Simulator:
         self.chaos = ChaosEngine(config.chaos, self.core.rng.chaos)
         self.rate_limiter = RateLimiter()
         self.stats = Stats()
+        self.late_commits = LateCommits()
+        self.idempotency = IdempotencyStore()
         self._ticker: asyncio.Task[None] | None = None
 
     # -- the event pump --------------------------------------------------------------------------
@@ -72,11 +80,17 @@ class Simulator:
         return self.refresh()
 
     def reset(self, *, config: bool, chaos: bool) -> None:
-        """Empty the run (state, ledger, stats, rate-limit windows); knobs kept unless asked."""
+        """Empty the run: state, ledger, stats, rate limits, scheduled webhooks, held requests, idempotency keys.
+
+        Knobs and chaos are kept unless asked.
+        """
         self.core.reset(config=config)
         self.chaos = ChaosEngine(self.config.chaos if chaos else self.chaos.config, self.core.rng.chaos)
         self.rate_limiter.clear()
         self.stats.clear()
+        self.webhooks.clear()
+        self.late_commits.cancel_all()
+        self.idempotency.clear()
 
     # -- background work -------------------------------------------------------------------------
     def start(self) -> None:
@@ -84,6 +98,7 @@ class Simulator:
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="simulator-ticker")
 
     async def aclose(self) -> None:
+        await self.late_commits.aclose()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -99,7 +114,11 @@ class Simulator:
                 now = self.refresh()
                 if loop.time() >= next_reconcile:
                     next_reconcile = loop.time() + self.config.reconcile_interval_seconds
-                    await self.billing.reconcile_all()
+                    if self.billing.reconciles():
+                        await self.billing.reconcile_all()
+                    else:
+                        await self.webhooks.observe()
+                await self.webhooks.deliver_due()
                 for user in list(self.core.state.users.values()):
                     self.billing.schedule_reload(user)
                 delay = self.config.tick_max_seconds

@@ -7,7 +7,7 @@ from typing import Any
 
 from simulator.malformed import MALFORMED_KINDS
 
-FAULT_KINDS: tuple[str, ...] = ("429", "502", "503", "lost", "latency", *MALFORMED_KINDS)
+FAULT_KINDS: tuple[str, ...] = ("429", "502", "503", "lost", "latency", *MALFORMED_KINDS, "late_commit")
 
 
 class Stats:

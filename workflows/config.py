@@ -17,6 +17,11 @@ from workflows.policies import Timing
 PLATFORMS = ("instagram", "tiktok", "youtube", "x", "facebook", "threads")
 AUTOMATION_MODES = ("sync_only", "auto_clone", "auto_publish")
 MIN_SYNC_INTERVAL_MINUTES = 15  # the server's sync cooldown: syncing more often only returns skipped jobs
+# Bounds that catch a slipped digit before it costs money or waits for ever.
+MAX_WAIT_MINUTES = 90 * 24 * 60  # 90 days
+MAX_PRICE_CENTS = 100_000  # $1,000 for one media item
+MAX_BUDGET_CENTS = 10_000_000  # $100,000
+MAX_BACKLOG = 200  # new posts a persona keeps waiting at most (activities.planning.MAX_PENDING)
 
 
 def slugify(text: str) -> str:
@@ -28,7 +33,7 @@ def slugify(text: str) -> str:
 class _Strict(BaseModel):
     """Operator-facing config: unknown keys are refused so a typo is reported, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- persona (the operator's TOML file) ----------------------------------------------------------------
@@ -73,16 +78,16 @@ class PublishingAccountConfig(_Strict):
 class ApprovalPolicy(_Strict):
     mode: Literal["manual", "auto"] = "manual"
     # manual only: after this long without a decision, take `default_action`; None waits forever
-    timeout_minutes: float | None = Field(default=None, gt=0)
+    timeout_minutes: float | None = Field(default=None, gt=0, le=MAX_WAIT_MINUTES)
     default_action: Literal["approve", "reject"] = "reject"
 
 
 class CostTable(_Strict):
     """Credits one generated media item costs, used for the daily budget (the API does not return costs)."""
 
-    image_cents: int = Field(default=25, ge=0)
-    video_cents: int = Field(default=100, ge=0)
-    carousel_cents: int = Field(default=75, ge=0)
+    image_cents: int = Field(default=25, ge=0, le=MAX_PRICE_CENTS)
+    video_cents: int = Field(default=100, ge=0, le=MAX_PRICE_CENTS)
+    carousel_cents: int = Field(default=75, ge=0, le=MAX_PRICE_CENTS)
 
     def for_media_type(self, media_type: str) -> int:
         return {"image": self.image_cents, "video": self.video_cents, "carousel": self.carousel_cents}.get(
@@ -96,14 +101,27 @@ class PersonaConfig(_Strict):
     slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,47}$")
     sources: list[SourceConfig] = Field(min_length=1)
     publishing_accounts: list[PublishingAccountConfig] = Field(default_factory=list)
-    sync_interval_minutes: float = Field(default=60)
+    sync_interval_minutes: float = Field(default=60, le=MAX_WAIT_MINUTES)
     posts_per_cycle: int = Field(default=3, ge=0, le=100)
     max_concurrent_posts: int = Field(default=3, ge=1, le=50)
-    daily_credit_budget_cents: int | None = Field(default=None, ge=0)
+    daily_credit_budget_cents: int | None = Field(default=None, ge=0, le=MAX_BUDGET_CENTS)
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     costs: CostTable = Field(default_factory=CostTable)
     # cycles to run before the workflow completes; None runs forever (tests and the demo set a number)
-    max_cycles: int | None = Field(default=None, ge=1)
+    max_cycles: int | None = Field(default=None, ge=1, le=1_000_000)
+    # what the first listing counts as new: "none" (only posts that appear after the start) or its newest N
+    backlog: Literal["none"] | int = Field(default=20)
+
+    @field_validator("backlog", mode="before")
+    @classmethod
+    def _backlog(cls, v: object) -> object:
+        if v == "none" or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_BACKLOG):
+            return v
+        raise ValueError(f'must be "none" or a number of posts from 0 to {MAX_BACKLOG}; got {v!r}')
+
+    @property
+    def backlog_posts(self) -> int:
+        return 0 if self.backlog == "none" else self.backlog
 
     @field_validator("sync_interval_minutes")
     @classmethod
@@ -138,8 +156,8 @@ class PersonaConfig(_Strict):
 
 
 class AutoReloadConfig(_Strict):
-    threshold_cents: int = Field(default=500, ge=0)
-    amount_cents: int = Field(default=2500, gt=0)
+    threshold_cents: int = Field(default=500, ge=0, le=MAX_BUDGET_CENTS)
+    amount_cents: int = Field(default=2500, gt=0, le=MAX_BUDGET_CENTS)
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

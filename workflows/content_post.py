@@ -299,9 +299,11 @@ class ContentPostWorkflow:
         )
         self._observe(plan)
         self._published, self._failed_deliveries = view.published, view.failed
+        # which target a delivery went to is assumed, not promised: without it, deliveries are numbered
         self._delivery_report = [
-            f"{d.platform or d.connected_account_id or d.id}: {d.status}" + (f" ({d.error})" if d.error else "")
-            for d in view.deliveries
+            f"{d.platform or d.connected_account_id or d.id or f'delivery {n}'}: {d.status}"
+            + (f" ({d.error})" if d.error else "")
+            for n, d in enumerate(view.deliveries, start=1)
         ]
         failures = [
             line for line, d in zip(self._delivery_report, view.deliveries, strict=True) if d.status == "failed"
@@ -331,6 +333,11 @@ class ContentPostWorkflow:
     @workflow.signal
     def credentials_updated(self) -> None:
         self._steps.notify_credentials_updated()
+
+    @workflow.signal
+    def retry(self) -> None:
+        """Retry the step this post parked on after its answers stayed unusable."""
+        self._steps.notify_retry()
 
     @workflow.query
     def status(self) -> PostProgress:

@@ -7,7 +7,7 @@ from typing import Literal
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.exceptions import TimeoutError as TimeoutError_
 
-from activities.error_types import PARK_FOR_BALANCE, PARK_FOR_CREDENTIALS, ErrorType
+from activities.error_types import PARK_FOR_BALANCE, PARK_FOR_CREDENTIALS, PARK_FOR_OPERATOR, ErrorType
 
 __all__ = ["ParkKind", "error_message", "error_type", "is_timeout", "park_kind"]
 
@@ -50,4 +50,6 @@ def park_kind(err: BaseException) -> ParkKind | None:
         return "balance"
     if kind in PARK_FOR_CREDENTIALS:
         return "credentials"
+    if kind in PARK_FOR_OPERATOR:
+        return "operator"
     return None

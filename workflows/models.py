@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.models import PlannedPost
+from activities.models import PlanBook, PlannedPost
 from workflows.config import ApprovalPolicy, CostTable, PersonaConfig
 from workflows.durations import DurationObservation, DurationSummary
 from workflows.policies import Timing
@@ -27,9 +27,9 @@ class AccountSummary(_Record):
     key_id: str
     key_fingerprint: str
     scopes: list[str]
-    balance_cents: int
+    balance_cents: int | None  # None: the server's balance answer carried no amount
     bonus_granted: bool
-    auto_reload: bool
+    auto_reload: bool | None
     # what did not go as asked but left a working account (a declined card, a refused auto-reload)
     notes: list[str] = Field(default_factory=list)
 
@@ -42,6 +42,7 @@ class OnboardingStatus(_Record):
     stage: str
     email: str
     last_error: str | None = None
+    parked_reason: str | None = None
 
 
 # --- persona loop and posts ----------------------------------------------------------------------------
@@ -129,7 +130,7 @@ class PersonaState(_Record):
 
     persona_id: str | None = None
     source_modes: dict[str, str] = Field(default_factory=dict)
-    handled_source_post_ids: list[str] = Field(default_factory=list)
+    plan_book: PlanBook | None = None  # the persona's small record of its source posts (activities.planning)
     active_posts: dict[str, PostProgress] = Field(default_factory=dict)  # child workflow id -> latest progress
     counters: Counters = Field(default_factory=Counters)
     spent_day: str | None = None  # UTC date the spent counter belongs to
@@ -168,4 +169,6 @@ class PersonaStatus(_Record):
     last_error: str | None
     next_sync_at: datetime | None
     targets_missing: list[str] = Field(default_factory=list)
+    # fallbacks in use because the vendor's answers omit fields we only assume
+    notes: list[str] = Field(default_factory=list)
 

@@ -16,6 +16,8 @@ answers "already exists").
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
@@ -61,10 +63,13 @@ class OnboardingWorkflow:
             stage=OnboardingStage.STARTING,
             parked_stage=OnboardingStage.PARKED,
             details=self._details,
+            parks_on=frozenset({"operator"}),
         )
         self._link: str | None = None
         self._last_error: str | None = None
         self._notes: list[str] = []
+        # when our signup was sent: confirmation mail older than that is not ours to follow
+        self._mail_since: datetime | None = None
 
     @workflow.run
     async def run(self, inp: OnboardingInput) -> AccountSummary:
@@ -97,13 +102,16 @@ class OnboardingWorkflow:
     async def _signup(self) -> SignupOutcome:
         """Sign up once: SIGNUP_RETRY retries transport failures only, and 409 means it already happened."""
         await self._steps.set_stage(OnboardingStage.SIGNING_UP)
-        outcome = await self._steps.call(
+        sent_at = workflow.now()
+        outcome = await self._steps.run(
             ReelMirrorActivities.signup,
             SignupInput(account_ref=self._inp.account_ref, email=self._inp.email),
             policies.api_call(f"sign up {self._inp.email}").with_retry(policies.SIGNUP_RETRY),
         )
         if outcome.already_exists:
             self._note(f"{self._inp.email} was signed up already: continuing with its confirmation")
+        else:
+            self._mail_since = sent_at
         return outcome
 
     async def _confirm_email(self) -> VerifyEmailOutcome:
@@ -112,7 +120,7 @@ class OnboardingWorkflow:
         if self._inp.confirmation == "mailbox":
             await self._steps.set_stage(OnboardingStage.AWAITING_EMAIL)
             try:
-                return await self._steps.call(
+                return await self._steps.run(
                     ReelMirrorActivities.verify_email,
                     self._verify_input(None),
                     policies.poll(
@@ -132,7 +140,7 @@ class OnboardingWorkflow:
             link, self._link = self._link, None
             await self._steps.set_stage(OnboardingStage.CONFIRMING)
             try:
-                return await self._steps.call(
+                return await self._steps.run(
                     ReelMirrorActivities.verify_email,
                     self._verify_input(link),
                     policies.api_call(f"confirm {self._inp.email} with the signalled link"),
@@ -146,7 +154,7 @@ class OnboardingWorkflow:
     async def _create_key(self) -> ApiKeyOutcome:
         await self._steps.set_stage(OnboardingStage.CREATING_KEY)
         scopes = list(self._inp.scopes or DEFAULT_SCOPES)
-        return await self._steps.call(
+        return await self._steps.run(
             ReelMirrorActivities.create_api_key,
             CreateApiKeyInput(account_ref=self._inp.account_ref, name=self._inp.key_name, scopes=scopes),
             policies.api_call(f"create API key '{self._inp.key_name}' ({len(scopes)} scopes)"),
@@ -159,7 +167,7 @@ class OnboardingWorkflow:
         await self._steps.set_stage(OnboardingStage.ATTACHING_CARD)
         before = await self._balance("read the balance before attaching the card")
         try:
-            card = await self._steps.call(
+            card = await self._steps.run(
                 ReelMirrorActivities.attach_card,
                 self._account(),
                 policies.api_call("attach the configured payment method"),
@@ -177,9 +185,12 @@ class OnboardingWorkflow:
         if card.already_attached:
             self._note("a payment method was attached already: the welcome bonus belongs to that earlier attach")
             return before, False
+        if before.balance_cents is None:
+            self._note("the balance answer carries no amount: the welcome bonus cannot be observed")
+            return before, False
         await self._steps.set_stage(OnboardingStage.AWAITING_BONUS)
         try:
-            balance = await self._steps.call(
+            balance = await self._steps.run(
                 ReelMirrorActivities.await_balance,
                 AwaitBalanceInput(
                     account_ref=self._inp.account_ref, at_least_cents=before.balance_cents + WELCOME_BONUS_CENTS
@@ -200,7 +211,7 @@ class OnboardingWorkflow:
             return balance
         await self._steps.set_stage(OnboardingStage.CONFIGURING_AUTO_RELOAD)
         try:
-            return await self._steps.call(
+            return await self._steps.run(
                 ReelMirrorActivities.configure_auto_reload,
                 AutoReloadInput(
                     account_ref=self._inp.account_ref,
@@ -225,9 +236,19 @@ class OnboardingWorkflow:
         """The link from the confirmation e-mail, handed in by the operator (`starter.py confirm-email`)."""
         self._link = signal.link
 
+    @workflow.signal
+    def retry(self) -> None:
+        """Retry the step onboarding parked on after its answers stayed unusable."""
+        self._steps.notify_retry()
+
     @workflow.query
     def status(self) -> OnboardingStatus:
-        return OnboardingStatus(stage=self._steps.stage, email=self._inp.email, last_error=self._last_error)
+        return OnboardingStatus(
+            stage=self._steps.stage,
+            email=self._inp.email,
+            last_error=self._last_error,
+            parked_reason=self._steps.parked_reason,
+        )
 
     # --- visibility and helpers ----------------------------------------------------------------------
 
@@ -252,6 +273,8 @@ class OnboardingWorkflow:
         ]
         if self._steps.stage == OnboardingStage.AWAITING_EMAIL:
             lines.append(self._waiting_for_email())
+        if self._steps.park is not None:
+            lines.append(f"**Parked** since {self._steps.park.since:%Y-%m-%d %H:%M} UTC: {self._steps.park.reason}")
         lines += [f"**Note** {note}" for note in self._notes]
         if self._last_error and self._last_error not in self._notes:
             lines.append(f"**Last error** {self._last_error}")
@@ -266,10 +289,12 @@ class OnboardingWorkflow:
         return AccountRef(account_ref=self._inp.account_ref)
 
     def _verify_input(self, link: str | None) -> VerifyEmailInput:
-        return VerifyEmailInput(account_ref=self._inp.account_ref, email=self._inp.email, link=link)
+        return VerifyEmailInput(
+            account_ref=self._inp.account_ref, email=self._inp.email, link=link, since=self._mail_since
+        )
 
     async def _balance(self, summary: str) -> BalanceView:
-        return await self._steps.call(ReelMirrorActivities.get_balance, self._account(), policies.api_call(summary))
+        return await self._steps.run(ReelMirrorActivities.get_balance, self._account(), policies.api_call(summary))
 
 
 __all__ = ["DEFAULT_SCOPES", "OnboardingWorkflow"]

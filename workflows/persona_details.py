@@ -27,6 +27,7 @@ def persona_details(
     budget_note: str | None,
     last_sync: str | None,
     targets_missing: Sequence[str],
+    notes: Sequence[str] = (),
 ) -> str:
     lines = [f"**Persona** {config.name} (`{state.persona_id or 'not created yet'}`)"]
     lines.append(f"**Stage** {stage}" + (" (paused: send resume)" if state.paused else ""))
@@ -41,6 +42,7 @@ def persona_details(
         lines.append(f"**Last sync** {last_sync}")
     for missing in targets_missing:
         lines.append(f"**Publishing target missing** {missing}: a human must connect it in the dashboard")
+    lines += [f"**Note** {note}" for note in notes]
     if state.last_error:
         lines.append(f"**Last error** {state.last_error}")
     return "  \n".join(line for line in lines if line)

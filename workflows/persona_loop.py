@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         PlanCycleInput,
         PlannedPost,
     )
+    from activities.planning import handed_on
     from activities.reelmirror import ReelMirrorActivities
     from workflows import content_post, persona_rules, policies, polling
     from workflows.models import (
@@ -50,9 +51,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages import PersonaStage
     from workflows.steps import StepFailed, Steps
 
-HANDLED_KEEP = 2000  # source post ids remembered; older ones are still guarded by the child's unique id
-
-
 @workflow.defn
 class PersonaLoopWorkflow:
     @workflow.init
@@ -65,6 +63,7 @@ class PersonaLoopWorkflow:
         self._targets_missing: list[str] = []
         self._last_sync: str | None = None
         self._budget_note: str | None = None
+        self._unattributed = 0  # source posts deferred because no answer names their source
         self._cycles_this_run = 0
         self._watchers: set[asyncio.Task[None]] = set()
         self._steps = Steps(
@@ -172,13 +171,17 @@ class PersonaLoopWorkflow:
                     persona_id=self._persona_id,
                     source_modes=dict(self._state.source_modes),
                     limit=limit,
-                    handled_source_post_ids=list(self._state.handled_source_post_ids),
+                    book=self._state.plan_book,
+                    backlog=self._config.backlog_posts,
                 ),
                 policies.api_call(f"plan up to {limit} posts"),
             )
         except StepFailed as exc:
             self._record_error(str(exc))
             return []
+        if plan.book is not None:
+            self._state.plan_book = plan.book
+        self._unattributed = plan.unattributed
         left = persona_rules.budget_left(self._config, self._state, self._today())
         items = persona_rules.fit_budget(plan.items, self._config.costs, left)
         left_out = len(plan.items) - len(items)
@@ -218,7 +221,8 @@ class PersonaLoopWorkflow:
             watcher = asyncio.create_task(self._watch_child(child_id, handle))
             self._watchers.add(watcher)
             watcher.add_done_callback(self._watchers.discard)
-        self._mark_handled(item.source_post_id)
+        if self._state.plan_book is not None:
+            self._state.plan_book = handed_on(self._state.plan_book, [item.source_post_id])
 
     def _child_input(self, item: PlannedPost) -> ContentPostInput:
         return ContentPostInput(
@@ -246,12 +250,6 @@ class PersonaLoopWorkflow:
             return
         if child_id in self._state.active_posts:
             self._record_progress(persona_rules.progress_from_result(child_id, result))
-
-    def _mark_handled(self, source_post_id: str) -> None:
-        handled = self._state.handled_source_post_ids
-        if source_post_id not in handled:
-            handled.append(source_post_id)
-        del handled[:-HANDLED_KEEP]
 
     # --- between cycles ----------------------------------------------------------------------------------
 
@@ -330,7 +328,7 @@ class PersonaLoopWorkflow:
         if previous is None and progress.finished:
             workflow.logger.info("Ignoring a repeated end report from %s", child_id)
             return
-        self._count_generation(previous, progress)
+        persona_rules.count_generation(self._state, previous, progress)
         seen = {o.kind for o in previous.observations} if previous else set()
         self._state.durations = polling.learn(
             self._state.durations, (o for o in progress.observations if o.kind not in seen)
@@ -347,15 +345,6 @@ class PersonaLoopWorkflow:
         else:
             self._state.active_posts[child_id] = progress
         self._steps.refresh_details()
-
-    def _count_generation(self, previous: PostProgress | None, progress: PostProgress) -> None:
-        """Count a post as generated (by our call) or adopted (the server's) once, when its id first shows."""
-        if progress.generated_post_id is None or (previous is not None and previous.generated_post_id):
-            return
-        if progress.generated_by_us:
-            self._state.counters.generated += 1
-        else:
-            self._state.counters.adopted += 1
 
     # --- signals and query ----------------------------------------------------------------------------
 
@@ -383,6 +372,12 @@ class PersonaLoopWorkflow:
     async def credentials_updated(self) -> None:
         self._steps.notify_credentials_updated()
         await self._forward(content_post.ContentPostWorkflow.credentials_updated)
+
+    @workflow.signal
+    async def retry(self) -> None:
+        """Retry what the persona and its posts parked on after answers stayed unusable."""
+        self._steps.notify_retry()
+        await self._forward(content_post.ContentPostWorkflow.retry)
 
     @workflow.query
     def status(self) -> PersonaStatus:
@@ -420,6 +415,7 @@ class PersonaLoopWorkflow:
             last_error=self._state.last_error,
             next_sync_at=self._next_sync_at,
             targets_missing=list(self._targets_missing),
+            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
         )
 
     def _pending_approvals(self) -> list[PendingApproval]:
@@ -437,6 +433,7 @@ class PersonaLoopWorkflow:
             budget_note=self._budget_note,
             last_sync=self._last_sync,
             targets_missing=self._targets_missing,
+            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
         )
 
     # --- helpers -------------------------------------------------------------------------------------

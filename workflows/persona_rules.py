@@ -6,7 +6,7 @@ No workflow context here, so every rule is a plain function a unit test can call
 
 from __future__ import annotations
 
-from activities.models import PlannedPost
+from activities.models import PlanBook, PlannedPost
 from workflows.config import CostTable, PersonaConfig, PublishingAccountConfig
 from workflows.models import PersonaState, PostProgress, PostResult
 from workflows.stages import PostStage
@@ -16,9 +16,11 @@ __all__ = [
     "budget_left",
     "child_workflow_id",
     "committed_today",
+    "count_generation",
     "estimated_cost",
     "fit_budget",
     "plan_limit",
+    "planning_notes",
     "progress_from_result",
     "roll_day",
     "target_label",
@@ -122,3 +124,32 @@ def budget_left(config: PersonaConfig, state: PersonaState, today: str) -> int |
     if budget is None:
         return None
     return max(0, budget - committed_today(state, today))
+
+
+def planning_notes(book: PlanBook | None, unattributed: int) -> list[str]:
+    """What the status says about the fallbacks planning uses when the answers omit assumed fields."""
+    notes: list[str] = []
+    if unattributed:
+        notes.append(
+            f"{unattributed} source posts name no source (the answers carry no creator or source id): they are "
+            "not generated while a source of this persona lets the server generate; give sync_only sources a "
+            "persona of their own"
+        )
+    if book is not None and book.order not in (None, "posted_at"):
+        direction = "newest first" if book.order == "newest_first" else "oldest first"
+        notes.append(f"new source posts are found by list position, {direction} (the answers carry no posted_at)")
+    if book is not None and book.changed:
+        notes.append("the source-post listing changed under the persona: new posts were found by its own record")
+    if book is not None and book.dropped:
+        notes.append(f"{book.dropped} new source posts were dropped: more were waiting than the persona keeps")
+    return notes
+
+
+def count_generation(state: PersonaState, previous: PostProgress | None, progress: PostProgress) -> None:
+    """Count a post as generated (by our call) or adopted (the server's) once, when its id first shows."""
+    if progress.generated_post_id is None or (previous is not None and previous.generated_post_id):
+        return
+    if progress.generated_by_us:
+        state.counters.generated += 1
+    else:
+        state.counters.adopted += 1

@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 
+_WEEK = 7 * 24 * 3600
+
+
 class PollKind(enum.StrEnum):
     """The jobs a workflow waits on by polling, each with its own schedule."""
 
@@ -51,12 +54,12 @@ class PollSchedule(BaseModel):
     `max_interval_seconds`, which bounds how late a finished job is noticed.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    first_check_seconds: float = Field(gt=0)
-    backoff: float = Field(default=1.5, ge=1.0)
-    max_interval_seconds: float = Field(gt=0)
-    give_up_after_seconds: float = Field(gt=0)
+    first_check_seconds: float = Field(gt=0, le=_WEEK)
+    backoff: float = Field(default=1.5, ge=1.0, le=10.0)
+    max_interval_seconds: float = Field(gt=0, le=_WEEK)
+    give_up_after_seconds: float = Field(gt=0, le=30 * 24 * 3600)
 
 
 #: The schedules' numbers, from the guide's documented durations (sync 30 s - 5 min, image 20-90 s,
@@ -76,12 +79,12 @@ class Timing(BaseModel):
     """Durations the workflows wait on. `time_scale` shrinks every one of them for rehearsals against the
     simulator (which runs its clock at the same scale); production leaves it at 1."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     time_scale: float = Field(default=1.0, gt=0, le=1.0)
     poll: dict[PollKind, PollSchedule] = Field(default_factory=lambda: dict(DEFAULT_SCHEDULES))
-    balance_recheck_minutes: float = Field(default=30, gt=0)
-    credentials_recheck_minutes: float = Field(default=60, gt=0)
+    balance_recheck_minutes: float = Field(default=30, gt=0, le=7 * 24 * 60)
+    credentials_recheck_minutes: float = Field(default=60, gt=0, le=7 * 24 * 60)
 
     def scaled(self, seconds: float) -> timedelta:
         return timedelta(seconds=max(seconds * self.time_scale, 0.01))

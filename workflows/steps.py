@@ -32,7 +32,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import ActivityOptions, Timing
     from workflows.search_attributes import STAGE
 
-__all__ = ["BALANCE_REASON", "CREDENTIALS_REASON", "ParkState", "StepFailed", "Steps"]
+__all__ = [
+    "ALL_PARK_KINDS",
+    "BALANCE_REASON",
+    "CREDENTIALS_REASON",
+    "OPERATOR_REASON",
+    "ParkState",
+    "StepFailed",
+    "Steps",
+]
 
 S = TypeVar("S", bound=str)
 A = TypeVar("A")
@@ -42,6 +50,8 @@ BALANCE_REASON = "insufficient balance: top up, then send topped_up"
 CREDENTIALS_REASON = (
     "credentials rejected ({code}): fix the account's API key or its scopes, then send credentials_updated"
 )
+OPERATOR_REASON = "{message}; after an upgrade or a vendor fix, send retry"
+ALL_PARK_KINDS: frozenset[ParkKind] = frozenset({"balance", "credentials", "operator"})
 
 
 class StepFailed(Exception):
@@ -84,16 +94,20 @@ class Steps(Generic[S]):
         after_stage: Callable[[], Awaitable[None]] | None = None,
         upsert_unchanged: bool = True,
         recheck_cents: int = 1,
+        parks_on: frozenset[ParkKind] = ALL_PARK_KINDS,
     ) -> None:
         """`upsert_unchanged`: upsert STAGE on every `set_stage`, or only on a change (recorded histories
         depend on which: posts and onboarding upsert on every entry, the persona on change).
-        `recheck_cents`: the balance that makes a periodic re-check end a balance wait by default."""
+        `recheck_cents`: the balance that makes a periodic re-check end a balance wait by default.
+        `parks_on`: the kinds of failure `run` parks on; others propagate to the workflow."""
         self.account_ref = account_ref
         self.timing = timing
         self.stage: S = stage
         self.park: ParkState | None = None
         self.topped_up = False
         self.credentials_updated = False
+        self.retry_requested = False
+        self._parks_on = parks_on
         self._parked_stage = parked_stage
         self._stage_before_park: S = stage
         self._details = details
@@ -126,7 +140,7 @@ class Steps(Generic[S]):
                 return await self.call(method, arg, options)
             except ActivityError as err:
                 kind = park_kind(err)
-                if kind is None:
+                if kind is None or kind not in self._parks_on:
                     raise
                 await self._park_on(kind, err, step, self._recheck_cents if needed_cents is None else needed_cents)
 
@@ -167,28 +181,37 @@ class Steps(Generic[S]):
         """The `credentials_updated` signal: the operator says the stored key (or setup) was fixed."""
         self.credentials_updated = True
 
+    def notify_retry(self) -> None:
+        """The `retry` signal: the operator says what made the work park was fixed (an upgrade, a vendor fix)."""
+        self.retry_requested = True
+
     async def wait_for_operator(self, reason: str, *, what: str) -> None:
-        """Park on a failure no retry fixes: `credentials_updated` (or the slow re-check period) ends it."""
+        """Park on a failure no retry fixes: `credentials_updated`, `retry` (or the slow re-check period)
+        ends it."""
 
         async def wait() -> None:
             await _condition_or_timeout(
-                lambda: self.credentials_updated,
+                lambda: self.credentials_updated or self.retry_requested,
                 self.timing.scaled(self.timing.credentials_recheck_minutes * 60),
                 "re-check setup",
             )
-            self.credentials_updated = False
+            self.credentials_updated = self.retry_requested = False
 
         state = ParkState("operator", reason, None, reason, what, workflow.now())
         await self._park(state, wait)
 
     async def _park_on(self, kind: ParkKind, err: ActivityError, what: str, needed_cents: int) -> None:
         code = error_type(err) or ErrorType.UNAUTHORIZED
-        reason = BALANCE_REASON if kind == "balance" else CREDENTIALS_REASON.format(code=code)
-        state = ParkState(kind, reason, code, error_message(err), what, workflow.now())
+        message = error_message(err)
         if kind == "balance":
+            state = ParkState(kind, BALANCE_REASON, code, message, what, workflow.now())
             await self._park(state, lambda: self._wait_for_balance(needed_cents))
-        else:
+        elif kind == "credentials":
+            state = ParkState(kind, CREDENTIALS_REASON.format(code=code), code, message, what, workflow.now())
             await self._park(state, self._wait_for_credentials)
+        else:
+            reason = OPERATOR_REASON.format(message=f"{what}: {message}")
+            await self._park(ParkState(kind, reason, code, message, what, workflow.now()), self._wait_for_retry)
 
     async def _park(self, state: ParkState, wait: Callable[[], Awaitable[None]]) -> None:
         self.park = state
@@ -210,7 +233,8 @@ class Steps(Generic[S]):
                 self.topped_up = False
                 return
             balance = await self._recheck("re-check the balance while parked")
-            if balance is not None and balance.balance_cents >= needed_cents:
+            # an answer without an amount cannot say "still short": retrying the step is the only test
+            if balance is not None and (balance.balance_cents is None or balance.balance_cents >= needed_cents):
                 return
 
     async def _wait_for_credentials(self) -> None:
@@ -223,6 +247,11 @@ class Steps(Generic[S]):
                 return
             if await self._recheck("re-check the API key while parked") is not None:
                 return
+
+    async def _wait_for_retry(self) -> None:
+        """No timer: only the operator knows when the cause is gone."""
+        await workflow.wait_condition(lambda: self.retry_requested)
+        self.retry_requested = False
 
     async def _recheck(self, summary: str) -> BalanceView | None:
         """One `get_balance`: a view when the key works, None when the problem is still there."""

@@ -4,7 +4,9 @@ For ``/api/v1`` every request is counted in its key's budget and answered with `
 headers; chaos may add latency, answer 429/502/503 instead of the handler, or lose the response
 after the handler committed its side effect (a 502 ``UPSTREAM_ERROR``, or the connection closed
 with no response at all), or replace the committed answer by a malformed one (an HTML page, a
-truncated body, missing fields, an unknown status). Every injected fault is counted and written to
+truncated body, missing fields, an unknown status), or hold the request before any of this for
+longer than the client waits (a late commit). With idempotency keys on, a repeated key gets the
+first answer instead of running the handler again. Every injected fault is counted and written to
 the ledger. Other paths
 (``/auth``, ``/api/webhooks``, ``/_sim``) get the error envelope but no limits and no chaos.
 """
@@ -20,10 +22,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from simulator.errors import CODE_BY_STATUS, ApiError
+from simulator.late_commit import HeldRequestCancelled
 from simulator.malformed import Corrupted, MalformedKind, corrupt
 from simulator.ratelimit import RateLimitInfo
 from simulator.runtime import Simulator
+from simulator.web.guide import shape_for_guide
 from simulator.web.http import SIM_KEY, bearer_token, client_ip, error_response
+from simulator.web.replay import idempotent
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +111,11 @@ async def _api_v1(sim: Simulator, request: web.Request, handler: Handler) -> tup
         _record_fault(sim, request, code=code, status=status, lost=False, extra={})
         shown = info.exhausted() if status == 429 else info
         return _with_limits(error_response(ApiError(code, message)), shown, sim), False
-    response = _with_limits(await _run(request, handler), info, sim)
+
+    async def act() -> web.StreamResponse:
+        return shape_for_guide(sim, request, await _run(request, handler))
+
+    response = _with_limits(await idempotent(sim, request, act), info, sim)
     lost: Literal["502", "drop"] | None = sim.chaos.after_handler(method, path)
     if lost is None:
         return _maybe_malformed(sim, request, response), False
@@ -156,6 +165,35 @@ def _maybe_malformed(sim: Simulator, request: web.Request, response: web.StreamR
     return replaced
 
 
+async def _late_commit(sim: Simulator, request: web.Request, handler: Handler, delay: float) -> web.StreamResponse:
+    """Hold the request ``delay`` real seconds, then run the pipeline; it commits even if the client left.
+
+    The body is read first: it has arrived, and once the client disconnects aiohttp refuses to read it.
+    The held work records itself (stats, ledger), since nobody may be left to do it afterwards.
+    """
+    await request.read()
+
+    async def commit() -> web.StreamResponse:
+        response, dropped = await _api_v1(sim, request, handler)
+        gone = request.transport is None
+        sim.stats.fault("late_commit")
+        sim.stats.status("client_gone" if gone else "dropped" if dropped else response.status)
+        _record_fault(
+            sim,
+            request,
+            code="LATE_COMMIT",
+            status=None if gone or dropped else response.status,
+            lost=gone,
+            extra={"delay_seconds": delay, "handler_status": response.status, "client_gone": gone},
+        )
+        return response
+
+    try:
+        return await sim.late_commits.hold(delay, commit)
+    except HeldRequestCancelled:
+        return error_response(ApiError("SERVICE_UNAVAILABLE", "the simulator was reset or is shutting down"))
+
+
 @web.middleware
 async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
     sim = request.app[SIM_KEY]
@@ -163,6 +201,9 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
         return await _run(request, handler)
     sim.stats.request()
     if request.path.startswith("/api/v1/"):
+        delay = sim.chaos.late_commit(request.method, request.path)
+        if delay is not None:
+            return await _late_commit(sim, request, handler, delay)
         response, dropped = await _api_v1(sim, request, handler)
         sim.stats.status("dropped" if dropped else response.status)
         return response

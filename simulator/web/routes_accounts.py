@@ -39,7 +39,11 @@ class ApiKeyBody(BaseModel):
 
 @routes.post("/api/v1/auth/signup")
 async def signup(request: web.Request) -> web.Response:
-    """Create an account pending e-mail confirmation; 5 per client IP per 24 simulated hours."""
+    """Create an account pending e-mail confirmation; 5 per client IP per 24 simulated hours.
+
+    In guide mode a known e-mail is answered like a new one (200, a new confirmation mail), as Supabase
+    does, instead of 409.
+    """
     sim = request.app[SIM_KEY]
     data = await body(request, SignupBody)
     try:
@@ -57,7 +61,9 @@ async def signup(request: web.Request) -> web.Response:
         raise ApiError(
             "RATE_LIMITED", f"signup limit reached: {exc.limit} signups per IP per 24 hours", headers=headers
         ) from None
-    return json_response({"status": "pending_confirmation", "user_id": user.id}, status=201)
+    # Supabase answers every signup 200; the full answers keep the REST-style 201.
+    status = 200 if sim.core.runtime.answers == "guide" else 201
+    return json_response({"status": "pending_confirmation", "user_id": user.id}, status=status)
 
 
 @routes.post("/api/v1/api-keys")

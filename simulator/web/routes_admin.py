@@ -200,6 +200,7 @@ async def advance_clock(request: web.Request) -> web.Response:
     sim = _sim(request)
     data = await body(request, AdvanceBody)
     now = sim.advance(data.seconds)
+    await sim.webhooks.deliver_due()
     return json_response({"data": {"sim_now": iso(now), "advanced_seconds": data.seconds}})
 
 

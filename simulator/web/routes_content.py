@@ -55,8 +55,13 @@ async def get_generated_post(ctx: ApiContext) -> web.Response:
 
 @api.route("GET", "/v1/personas/{persona_id}/generated-posts", "content:read")
 async def list_generated_posts(ctx: ApiContext) -> web.Response:
+    """The persona's generated posts; ``?source_post_id=`` filters them, except in guide mode.
+
+    The filter is the simulator's own convenience, not the guide's: in guide mode it is ignored, as an
+    unknown query parameter would be, so a client that trusts it sees every post of the persona.
+    """
     persona = ctx.sim.content.persona(ctx.user, ctx.match("persona_id"))
-    wanted = ctx.request.query.get("source_post_id")
+    wanted = ctx.request.query.get("source_post_id") if ctx.sim.core.runtime.answers == "full" else None
     posts = [
         post
         for post in ctx.sim.core.state.generated_posts_of(persona.id)

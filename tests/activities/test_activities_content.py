@@ -15,6 +15,7 @@ from activities.models import (
     PersonaInput,
     PlanCycleInput,
 )
+from activities.planning import handed_on
 from activities.reelmirror import ReelMirrorActivities
 from activities.secrets import SecretStore
 from simulator.admin import SimulatorAdmin
@@ -74,7 +75,7 @@ async def test_a_sync_whose_start_answer_was_lost_is_waited_for_not_skipped(
     assert [s["details"]["status"] for s in syncs] == ["pending", "skipped", "skipped"]
 
 
-async def test_plan_cycle_limits_skips_handled_and_adopts_existing(
+async def test_plan_cycle_limits_newest_first_skips_handed_on_and_adopts_existing(
     run: Runner, acts: ReelMirrorActivities, sim_admin: SimulatorAdmin, onboarded: Callable[..., Awaitable[Account]]
 ) -> None:
     account = await onboarded()
@@ -87,6 +88,9 @@ async def test_plan_cycle_limits_skips_handled_and_adopts_existing(
     )
     assert len(plan.items) == 2 and plan.deferred == BACKLOG - 2
     first, second = plan.items
+    listed = await acts._account_client(account.ref).list_source_posts(setup.persona_id)
+    newest = sorted(listed, key=lambda p: (p.posted_at, p.id), reverse=True)
+    assert [first.source_post_id, second.source_post_id] == [p.id for p in newest[:2]]
     assert all(item.source_id == setup.source_id and item.automation_mode == "sync_only" for item in plan.items)
     assert all(item.existing_generated_post_id is None for item in plan.items)
     assert first.media_type in ("image", "video", "carousel")
@@ -95,6 +99,7 @@ async def test_plan_cycle_limits_skips_handled_and_adopts_existing(
         acts.generate_post,
         setup.input(GenerateInput, persona_id=setup.persona_id, source_post_id=second.source_post_id),
     )
+    assert plan.book is not None and len(plan.book.pending) == BACKLOG  # planned, not yet handed on
     replan = await run(
         acts.plan_cycle,
         setup.input(
@@ -102,7 +107,7 @@ async def test_plan_cycle_limits_skips_handled_and_adopts_existing(
             persona_id=setup.persona_id,
             source_modes=modes,
             limit=10,
-            handled_source_post_ids=[first.source_post_id],
+            book=handed_on(plan.book, [first.source_post_id]),
         ),
     )
     ids = [item.source_post_id for item in replan.items]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.testing import ActivityEnvironment
 
 from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
 from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
-from activities.mailbox import MailboxError
+from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError
 from activities.settings import ActivitySettings
+from activities.unusable import UnusableAnswers
 from reelmirror import errors as rm
 
 SETTINGS = ActivitySettings(service_unavailable_retry_seconds=7)
@@ -41,6 +45,7 @@ ROWS = [
     (MissingSecretError("acct", "api_key"), ErrorType.MISSING_SECRET, True, None),
     (SecretStoreError("world-readable"), ErrorType.MISSING_SECRET, True, None),
     (MailboxError("unreachable"), ErrorType.TRANSPORT_ERROR, False, None),
+    (MailboxAuthError("login refused"), ErrorType.MAILBOX_AUTH, True, None),
 ]
 
 
@@ -131,6 +136,7 @@ class _Host:
 
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
+        self.unusable = UnusableAnswers()
 
     @translated
     async def act(self, value: int) -> int:
@@ -163,6 +169,7 @@ async def test_translated_lets_bugs_propagate_unchanged() -> None:
 async def test_translated_returns_values_and_keeps_the_signature() -> None:
     class Ok:
         settings = SETTINGS
+        unusable = UnusableAnswers()
 
         @translated
         async def double(self, value: int) -> int:
@@ -189,3 +196,60 @@ def test_parking_and_final_types_are_not_retried() -> None:
     assert PARK_FOR_CREDENTIALS == {ErrorType.UNAUTHORIZED, ErrorType.FORBIDDEN, ErrorType.MISSING_SECRET}
     for type_, kind in VOCABULARY.items():
         assert (type_ in NON_RETRYABLE_ERROR_TYPES) is (kind.rule is not Rule.RETRY), type_
+
+
+class _Flaky:
+    """An activity host whose answers are unusable until `fixed` is set."""
+
+    def __init__(self, budget_seconds: float) -> None:
+        self.settings = ActivitySettings(unusable_answer_budget_seconds=budget_seconds)
+        self.unusable = UnusableAnswers()
+        self.fixed = False
+
+    @translated
+    async def read(self) -> str:
+        if self.fixed:
+            return "ok"
+        raise rm.MalformedResponseError("GET /v1/billing/balance: answer is not JSON", status=200)
+
+
+async def _attempt(env: ActivityEnvironment, host: _Flaky) -> ApplicationError | str:
+    try:
+        return await env.run(host.read)
+    except ApplicationError as err:
+        return err
+
+
+async def test_unusable_answers_are_retried_within_the_budget_then_park_the_work() -> None:
+    host, env = _Flaky(budget_seconds=0.2), ActivityEnvironment()
+    first = await _attempt(env, host)
+    assert isinstance(first, ApplicationError) and first.type == ErrorType.MALFORMED_RESPONSE
+    assert not first.non_retryable
+    await asyncio.sleep(0.25)
+    late = await _attempt(env, host)
+    assert isinstance(late, ApplicationError) and late.type == ErrorType.UNUSABLE_ANSWER and late.non_retryable
+    assert "GET /v1/billing/balance" in late.message and "MALFORMED_RESPONSE" in late.message
+
+
+async def test_a_usable_answer_ends_the_streak() -> None:
+    host, env = _Flaky(budget_seconds=0.2), ActivityEnvironment()
+    await _attempt(env, host)
+    await asyncio.sleep(0.25)
+    host.fixed = True
+    assert await _attempt(env, host) == "ok"
+    host.fixed = False
+    again = await _attempt(env, host)
+    assert isinstance(again, ApplicationError) and again.type == ErrorType.MALFORMED_RESPONSE
+
+
+async def test_the_streak_travels_in_heartbeat_details_to_another_worker() -> None:
+    """A fresh worker (empty memory) continues the count an earlier attempt wrote into its heartbeat."""
+    env = ActivityEnvironment()
+    beats: list[object] = []
+    env.on_heartbeat = lambda *details: beats.extend(details)
+    await _attempt(env, _Flaky(budget_seconds=60))
+    assert beats and isinstance(beats[-1], str)
+    long_ago = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    env.info = dataclasses.replace(env.info, heartbeat_details=[str(beats[-1]).split(":", 1)[0] + ":" + long_ago])
+    carried = await _attempt(env, _Flaky(budget_seconds=60))
+    assert isinstance(carried, ApplicationError) and carried.type == ErrorType.UNUSABLE_ANSWER

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -45,6 +46,17 @@ async def test_same_timestamp_later_message_wins() -> None:
     stamp = "2030-01-01T00:00:00Z"
     mailbox = _mailbox(_messages({"links": [OLD], "sent_at": stamp}, {"links": [NEW], "sent_at": stamp}))
     assert await mailbox.find_confirmation_link("bot@example.com") == NEW
+
+
+async def test_mail_sent_before_since_is_skipped() -> None:
+    mailbox = _mailbox(
+        _messages(
+            {"links": [OLD], "sent_at": "2030-01-01T00:00:00Z"},
+            {"links": [NEW], "sent_at": "2030-01-03T00:00:00Z"},
+        )
+    )
+    assert await mailbox.find_confirmation_link("bot@example.com", since=datetime(2030, 1, 2, tzinfo=UTC)) == NEW
+    assert await mailbox.find_confirmation_link("bot@example.com", since=datetime(2030, 1, 4, tzinfo=UTC)) is None
 
 
 async def test_no_mail_yet() -> None:

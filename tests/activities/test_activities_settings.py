@@ -31,12 +31,15 @@ def test_every_variable_is_read() -> None:
         "REELMIRROR_HTTP_TIMEOUT_SECONDS": "5.5",
         "REELMIRROR_503_RETRY_SECONDS": "0.6",
         "REELMIRROR_PAYMENT_METHOD": "pm_card_visa",
+        "REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS": "120",
     }
-    assert set(env) == set(ENV_VARS)
+    imap = {var for var in ENV_VARS if var.startswith("REELMIRROR_IMAP_")}  # tests/imap reads each of these
+    assert set(env) | imap == set(ENV_VARS)
     settings = ActivitySettings.from_env(env)
     assert settings.base_url == "http://127.0.0.1:8787/api"
     assert settings.secrets_dir == Path("state/keys")
     assert settings.mailbox_url == "http://127.0.0.1:8787"
+    assert settings.unusable_answer_budget_seconds == 120
     assert settings.stripe_api_base == "http://127.0.0.1:8420"
     assert settings.stripe_publishable_key == "pk_test_abc"
     assert settings.http_timeout_seconds == 5.5
@@ -62,6 +65,8 @@ def test_empty_values_mean_default() -> None:
         ("REELMIRROR_HTTP_TIMEOUT_SECONDS", "thirty"),
         ("REELMIRROR_HTTP_TIMEOUT_SECONDS", "0"),
         ("REELMIRROR_503_RETRY_SECONDS", "-1"),
+        ("REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS", "0"),
+        ("REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS", "nan"),
         ("REELMIRROR_PAYMENT_METHOD", "4242424242424242"),
     ],
 )

@@ -72,6 +72,17 @@ def test_good_file_defaults() -> None:
         ),
         (GOOD + "[approval]\nmode = 'sometimes'\n", "approval.mode: Input should be 'manual' or 'auto'"),
         ("name = ", "not valid TOML"),
+        # numbers a slip of the keyboard makes: NaN, infinity, absurd magnitudes, each named
+        (GOOD.replace("sync_interval_minutes = 30", "sync_interval_minutes = nan"), "sync_interval_minutes: Input"),
+        (GOOD.replace("sync_interval_minutes = 30", "sync_interval_minutes = inf"), "sync_interval_minutes: Input"),
+        (GOOD.replace("sync_interval_minutes = 30", "sync_interval_minutes = 1e12"), "sync_interval_minutes: Input"),
+        (GOOD + "[approval]\ntimeout_minutes = -inf\n", "approval.timeout_minutes: Input"),
+        (GOOD + "[approval]\ntimeout_minutes = 1e300\n", "approval.timeout_minutes: Input"),
+        (GOOD.replace("sync_interval_minutes = 30", "daily_credit_budget_cents = 99999999999"), "daily_credit_budget"),
+        (GOOD + "[costs]\nvideo_cents = 1000000000\n", "costs.video_cents: Input"),
+        (GOOD.replace("sync_interval_minutes = 30", "max_cycles = 10000000000"), "max_cycles: Input"),
+        (GOOD.replace("sync_interval_minutes = 30", "backlog = 5000"), "backlog: "),
+        (GOOD.replace("sync_interval_minutes = 30", "backlog = 'all'"), "backlog: "),
     ],
 )
 def test_bad_files_are_refused_with_the_field_named(tmp_path: Path, text: str, expected: str) -> None:
@@ -81,6 +92,12 @@ def test_bad_files_are_refused_with_the_field_named(tmp_path: Path, text: str, e
     assert expected in message
     assert "\n" not in message
     assert message.startswith(str(tmp_path))
+
+
+@pytest.mark.parametrize(("value", "posts"), [("'none'", 0), ("0", 0), ("7", 7)])
+def test_the_backlog_policy(tmp_path: Path, value: str, posts: int) -> None:
+    config = load_persona_config(write(tmp_path, GOOD.replace("sync_interval_minutes = 30", f"backlog = {value}")))
+    assert config.backlog_posts == posts
 
 
 def test_missing_file(tmp_path: Path) -> None:

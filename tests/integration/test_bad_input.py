@@ -219,6 +219,19 @@ async def test_persona_start_with_an_invalid_file_starts_nothing(
     await assert_refused(stack, client, sim, args, f"{path.name}: {expected}", cwd=tmp_path)
 
 
+async def test_a_persona_whose_name_slugs_to_a_running_personas_id_is_refused(
+    stack: LocalStack, client: Client, sim: SimulatorAdmin, live: Live, tmp_path: Path
+) -> None:
+    """Another name under the live persona's id: refused by name, never taken for the running persona."""
+    path = tmp_path / "twin.toml"
+    path.write_text(
+        f'name = "Bad Input LIVE!"\nslug = "{PERSONA_SLUG}"\n'
+        '[[sources]]\nplatform = "instagram"\nusername = "someone_else"\n'
+    )
+    args = ("persona", "start", path.name, "--account", ACCOUNT, "--time-scale", "0.01")
+    await assert_refused(stack, client, sim, args, "of the running persona 'Bad Input Live'", cwd=tmp_path)
+
+
 # --- a post that is no longer waiting for approval -------------------------------------------------------
 
 

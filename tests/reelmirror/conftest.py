@@ -18,7 +18,7 @@ import httpx
 import pytest
 from reelmirror_fakes import BASE_URL, FakeApi, make_api_key
 
-from reelmirror import ReelMirrorClient
+from reelmirror.client import ReelMirrorClient
 
 
 @pytest.fixture

@@ -18,28 +18,23 @@ import pytest
 from pydantic import SecretStr
 from reelmirror_fakes import make_api_key
 
-from reelmirror import (
-    ALL_SCOPES,
-    SYNC_TERMINAL,
-    AuthSession,
+from reelmirror.client import ReelMirrorClient
+from reelmirror.errors import (
     ConfirmationLinkError,
     ConflictError,
     ForbiddenError,
-    GeneratedPost,
     InsufficientBalanceError,
     NotFoundError,
-    Persona,
     RateLimitedError,
-    ReelMirrorClient,
     ServiceUnavailableError,
-    SourcePost,
     TransportError,
     UnauthorizedError,
     UpstreamError,
     ValidationFailedError,
-    confirm_setup_intent,
-    follow_confirmation_link,
 )
+from reelmirror.models import ALL_SCOPES, SYNC_TERMINAL, GeneratedPost, Persona, SourcePost
+from reelmirror.stripe_setup import confirm_setup_intent
+from reelmirror.supabase import AuthSession, follow_confirmation_link
 
 pytestmark = [
     pytest.mark.integration,

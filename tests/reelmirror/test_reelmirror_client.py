@@ -14,15 +14,14 @@ import pytest
 from pydantic import SecretStr
 from reelmirror_fakes import BASE_URL, FakeApi, json_response, make_api_key
 
-from reelmirror import (
-    ALL_SCOPES,
+from reelmirror.client import ReelMirrorClient
+from reelmirror.errors import (
     ConflictError,
     ForbiddenError,
     InsufficientBalanceError,
     MalformedResponseError,
     NotFoundError,
     RateLimitedError,
-    ReelMirrorClient,
     ReelMirrorError,
     ServiceUnavailableError,
     TransportError,
@@ -31,6 +30,7 @@ from reelmirror import (
     UpstreamError,
     ValidationFailedError,
 )
+from reelmirror.models import ALL_SCOPES
 
 PERSONA = {
     "id": "p1",
@@ -587,26 +587,36 @@ async def test_redirect_is_not_followed(fake_api: Any) -> None:
         (200, b"<html>maintenance</html>", lambda c: c.get_balance(), "not JSON"),
         (200, b"", lambda c: c.get_balance(), "not JSON"),
         (201, b"{}", lambda c: c.generate("sp1", "p1"), "generated_post_id"),
-        (200, b'{"balance_cents": 1}', lambda c: c.get_balance(), "'data' envelope"),
         (200, b'{"data": {"id": "x"}}', lambda c: c.get_generated_post("x"), "media_items"),
+        (200, b'{"data": {"media_items": [{"id": "m1"}]}}', lambda c: c.get_generated_post("x"), "GeneratedPost"),
         (200, b'{"data": {"not": "a list"}}', lambda c: c.list_personas(), "not a list"),
-        (200, b'{"data": {"id": "g1", "status": "x"}}', lambda c: c.get_publishing_post("o1"), "'post' envelope"),
+        (200, b'{"personas": []}', lambda c: c.list_personas(), "not a list"),
+        (200, b'[{"name": "no id"}]', lambda c: c.list_personas(), "item 0"),
+        (200, b'{"data": {"id": "g1", "status": "x"}}', lambda c: c.get_publishing_post("o1"), "OutgoingPost"),
         (200, b'{"post": {"id": "o1"}}', lambda c: c.get_publishing_post("o1"), "deliveries"),
+        (200, b'{"post": {"deliveries": [{"id": "d1"}]}}', lambda c: c.get_publishing_post("o1"), "status"),
+        (200, b'{"data": {"id": "j1"}}', lambda c: c.get_sync_job("j1"), "SyncJob"),
         (200, b'{"job_ids": "j1"}', lambda c: c.sync_persona("p1"), "job_ids"),
         (200, b"[1, 2]", lambda c: c.approve("g1"), "ApproveResult"),
+        (201, b'{"data": {"name": "no id"}}', lambda c: c.create_persona("n", "s"), "Persona"),
     ],
     ids=[
         "truncated",
         "html-200",
         "empty",
         "missing-field",
-        "no-envelope",
         "missing-media",
+        "media-without-status",
         "not-list",
-        "no-post-envelope",
+        "list-under-unknown-key",
+        "list-item-without-id",
+        "no-deliveries-in-data",
         "no-deliveries",
+        "delivery-without-status",
+        "sync-job-without-status",
         "wrong-type",
         "array",
+        "created-without-id",
     ],
 )
 async def test_malformed_success_bodies(

@@ -1,4 +1,4 @@
-"""The error table, rate-limit parsing, redaction and pickling of reelmirror.errors."""
+"""The error table, the wait a response asks for, secrets in messages and pickling of reelmirror.errors."""
 
 from __future__ import annotations
 
@@ -14,25 +14,27 @@ from reelmirror.errors import (
     STATUS_CLASSES,
     ConfirmationLinkError,
     ConflictError,
+    EmailNotConfirmedError,
     ForbiddenError,
     InsufficientBalanceError,
+    InvalidCredentialsError,
+    InvalidRefreshTokenError,
     MalformedResponseError,
     NotFoundError,
     RateLimitedError,
-    RateLimitInfo,
     ReelMirrorError,
     ServiceUnavailableError,
     StripeConfirmationError,
+    SupabaseAuthError,
     TransportError,
     UnauthorizedError,
     UnexpectedStatusError,
+    UntrustedLinkError,
     UpstreamError,
     ValidationFailedError,
     error_from_response,
-    parse_rate_limit,
-    parse_retry_after,
-    redact,
 )
+from reelmirror.ratelimit import MAX_RESET_SECONDS
 
 NOW = 1_750_000_000.0
 
@@ -124,47 +126,10 @@ def test_long_server_message_is_cut() -> None:
 # -- rate limits -----------------------------------------------------------------------------
 
 
-def test_rate_limit_headers_unix_reset() -> None:
-    info = parse_rate_limit(
-        {"x-ratelimit-limit": "120", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 42)},
-        now=NOW,
-    )
-    assert info == RateLimitInfo(limit=120, remaining=0, reset_raw=str(int(NOW) + 42), reset_after_seconds=42.0)
-
-
-def test_rate_limit_headers_seconds_reset() -> None:
-    info = parse_rate_limit({"x-ratelimit-reset": "17"}, now=NOW)
-    assert info is not None
-    assert info.reset_after_seconds == 17.0
-    assert info.limit is None and info.remaining is None
-
-
-def test_rate_limit_reset_in_the_past_clamps_to_zero() -> None:
-    info = parse_rate_limit({"x-ratelimit-reset": str(int(NOW) - 30)}, now=NOW)
-    assert info is not None and info.reset_after_seconds == 0.0
-
-
 def test_header_names_are_case_insensitive() -> None:
     err = error_from_response(429, {"Retry-After": "8", "X-RateLimit-Limit": "5"}, body("RATE_LIMITED"), now=NOW)
     assert err.retry_after_seconds == 8.0
     assert err.rate_limit is not None and err.rate_limit.limit == 5
-
-
-def test_rate_limit_absent_or_garbage() -> None:
-    assert parse_rate_limit({}, now=NOW) is None
-    info = parse_rate_limit({"x-ratelimit-limit": "lots", "x-ratelimit-reset": "soon"}, now=NOW)
-    assert info is not None
-    assert info.limit is None and info.reset_after_seconds is None and info.reset_raw == "soon"
-
-
-def test_retry_after_delta_and_http_date() -> None:
-    assert parse_retry_after("7", now=NOW) == 7.0
-    date = email.utils.formatdate(NOW + 90, usegmt=True)
-    assert parse_retry_after(date, now=NOW) == pytest.approx(90.0)
-    assert parse_retry_after(email.utils.formatdate(NOW - 90, usegmt=True), now=NOW) == 0.0
-    assert parse_retry_after("-5", now=NOW) == 0.0
-    assert parse_retry_after("whenever", now=NOW) is None
-    assert parse_retry_after(None, now=NOW) is None
 
 
 @pytest.mark.parametrize(
@@ -194,24 +159,14 @@ def test_non_429_ignores_rate_limit_reset_but_honours_retry_after() -> None:
     assert err.retry_after_seconds == 60.0
 
 
+def test_429_with_an_absurd_reset_waits_the_clamped_maximum() -> None:
+    millis = str(int(NOW * 1000) + 30_000)
+    err = error_from_response(429, {"x-ratelimit-reset": millis}, body("RATE_LIMITED"), now=NOW)
+    assert err.rate_limit is not None and err.rate_limit.reset_clamped
+    assert err.retry_after_seconds == MAX_RESET_SECONDS
+
+
 # -- secrets and pickling --------------------------------------------------------------------
-
-
-def test_redact_masks_known_secret_shapes() -> None:
-    key = "rm_" + secrets.token_hex(16)
-    jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl"
-    client_secret = f"seti_{secrets.token_hex(6)}_secret_{secrets.token_hex(8)}"
-    sk = "sk_test_" + secrets.token_hex(8)
-    text = f"key {key} jwt {jwt_like} cs {client_secret} sk {sk} hdr Bearer abc.def"
-    clean = redact(text)
-    for secret in (key, jwt_like, client_secret, sk, "abc.def"):
-        assert secret not in clean
-    assert client_secret.split("_secret_")[0] in clean  # the intent id is not a secret
-
-
-def test_redact_masks_explicit_values() -> None:
-    password = secrets.token_urlsafe(12)
-    assert password not in redact(f"bad password {password}", [password])
 
 
 def test_exception_message_never_contains_a_secret() -> None:
@@ -231,7 +186,13 @@ def test_exception_message_never_contains_a_secret() -> None:
         UnexpectedStatusError("odd", status=500),
         MalformedResponseError("bad body", status=200),
         TransportError("dropped", kind="dropped", may_have_committed=True),
+        TransportError("deadline", kind="timeout", may_have_committed=False, phase="connect"),
         ConfirmationLinkError("expired", error_code="otp_expired", description="Email link is invalid"),
+        UntrustedLinkError("elsewhere", error_code="untrusted_origin"),
+        SupabaseAuthError("busy", status=429, error_code="over_request_rate_limit", retry_after_seconds=3.0),
+        InvalidCredentialsError("refused", status=400, error_code="invalid_grant", description="Invalid login"),
+        EmailNotConfirmedError("refused", status=400, error_code="email_not_confirmed"),
+        InvalidRefreshTokenError("refused", status=400, error_code="refresh_token_not_found"),
         StripeConfirmationError("declined", status=402, decline_code="card_declined"),
     ],
     ids=lambda e: type(e).__name__,
@@ -248,3 +209,14 @@ def test_transport_error_str_without_status() -> None:
     err = TransportError("GET /v1/x: ConnectError", kind="connect", may_have_committed=False)
     assert str(err) == "TRANSPORT_ERROR (no response): GET /v1/x: ConnectError"
     assert err.status is None and not err.may_have_committed
+
+
+def test_supabase_errors_share_a_base_and_redact_descriptions() -> None:
+    token = secrets.token_urlsafe(16)
+    err = InvalidRefreshTokenError("refused", error_code="invalid_grant", description=f"bad {token}", secrets=[token])
+    assert isinstance(err, SupabaseAuthError) and isinstance(err, ReelMirrorError)
+    assert err.description is not None and token not in err.description
+    assert issubclass(UntrustedLinkError, ConfirmationLinkError) and issubclass(
+        ConfirmationLinkError, SupabaseAuthError
+    )
+    assert err.code == "INVALID_REFRESH_TOKEN"

@@ -9,7 +9,8 @@ import pytest
 import stripe
 from pydantic import SecretStr
 
-from reelmirror import ConfirmedSetupIntent, StripeConfirmationError, TransportError, confirm_setup_intent
+from reelmirror.errors import StripeConfirmationError, TransportError
+from reelmirror.stripe_setup import ConfirmedSetupIntent, confirm_setup_intent
 
 PUBLISHABLE_KEY = "pk_test_x"
 

@@ -35,6 +35,12 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         (["--duration", "audio=1:2"], "--duration"),
         (["--stripe-api-base", "ftp://x"], "--stripe-api-base"),
         (["--chaos", "{not json"], "--chaos"),
+        (["--answers", "minimal"], "--answers"),
+        (["--webhook-delay", "-1"], "--webhook-delay"),
+        (["--webhook-delay", "soon"], "--webhook-delay"),
+        (["--late-commit-rate", "1.5"], "--late-commit-rate"),
+        (["--late-commit-seconds", "0"], "--late-commit-seconds"),
+        (["--late-commit-path", "("], "--late-commit-path"),
         (["--no-such-option"], "--no-such-option"),
     ],
 )
@@ -69,6 +75,25 @@ def test_options_reach_the_config() -> None:
     assert config.runtime.rate_limit.limit == 5 and config.runtime.rate_limit.reset_format == "seconds"
     assert config.runtime.rate_limit.retry_after is False
     assert config.chaos.error_rates == {"503": 0.5}
+
+
+def test_guide_and_idempotency_options_reach_the_config() -> None:
+    assert config_from_args([]).runtime.answers == "full"
+    config = config_from_args(["--answers", "guide", "--webhook-delay", "90", "--idempotency-keys"])
+    assert config.runtime.answers == "guide" and config.runtime.webhook_delay_seconds == 90
+    assert config.runtime.idempotency_keys is True and config_from_args([]).runtime.idempotency_keys is False
+
+
+def test_late_commit_options_reach_the_chaos_config() -> None:
+    config = config_from_args(
+        [
+            "--chaos", '{"late_commit": {"methods": ["post"]}}', "--late-commit-rate", "0.5",
+            "--late-commit-seconds", "2", "--late-commit-path", "/v1/generate$",
+        ]
+    )  # fmt: skip
+    late = config.chaos.late_commit
+    assert (late.rate, late.delay_seconds, late.path_pattern, late.methods) == (0.5, 2, "/v1/generate$", ["POST"])
+    assert config_from_args([]).chaos.late_commit.rate == 0
 
 
 def test_starts_prints_address_and_stops_on_sigterm(localstripe: str) -> None:

@@ -165,6 +165,9 @@ def test_strip_required_always_leaves_the_client_without_a_promised_field() -> N
     assert strip_required({"data": [{"id": "a", "x": 1}, {"id": "b"}]}) == {"data": [{"x": 1}, {"id": "b"}]}
     assert strip_required({"data": []}) == {}
     assert strip_required({"post": {"id": "o", "deliveries": []}}) == {"post": {"deliveries": []}}
+    # Bare lists (guide answers): the first item loses its id; an empty one is not a list any more.
+    assert strip_required([{"id": "a"}, {"id": "b"}]) == [{}, {"id": "b"}]
+    assert strip_required([]) == {}
 
 
 def test_status_rewrite_reaches_nested_items() -> None:

@@ -288,8 +288,9 @@ async def test_never_generates_a_source_post_twice_across_cycles_and_continue_as
     per_post = generates_per_source_post(fake)
     assert len(per_post) == 3 and set(per_post.values()) == {1}
     assert final.counters.cycles == 4 and final.counters.generated == 3 and final.counters.published_posts == 3
-    assert [len(plan.handled_source_post_ids) for plan in fake.plans] == [0, 1, 2, 3]
-    assert set(fake.plans[-1].handled_source_post_ids) == set(per_post)
+    # the record crosses continue-as-new: each cycle's input remembers what the earlier cycles handed on
+    assert [len(plan.book.recent) if plan.book else 0 for plan in fake.plans] == [0, 1, 2, 3]
+    assert fake.plans[-1].book is not None and set(fake.plans[-1].book.recent) == set(per_post)
 
 
 async def test_posts_waiting_for_approval_survive_continue_as_new(

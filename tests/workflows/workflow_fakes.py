@@ -67,6 +67,7 @@ from activities.models import (
     VerifyEmailInput,
     VerifyEmailOutcome,
 )
+from activities.planning import Listed, read_listing
 from workflows.models import PostProgress
 
 with workflow.unsafe.imports_passed_through():
@@ -578,9 +579,9 @@ class FakeReelMirror:
         self._enter("plan_cycle", inp.account_ref)
         items: list[PlannedPost] = []
         deferred = 0
-        for sp in self.source_posts.values():
-            if sp.persona_id != inp.persona_id or sp.id in inp.handled_source_post_ids:
-                continue
+        mine = [sp for sp in self.source_posts.values() if sp.persona_id == inp.persona_id]
+        book = read_listing([Listed(sp.id) for sp in mine], inp.book, inp.backlog)
+        for sp in (self.source_posts[post_id] for post_id in book.pending):
             mode = inp.source_modes.get(sp.source_id or "", sp.automation_mode)
             existing = self._existing_for(inp.persona_id, sp.id)
             if (mode != "sync_only" and existing is None) or len(items) >= inp.limit:
@@ -596,7 +597,7 @@ class FakeReelMirror:
                     existing_generated_post_id=existing.id if existing else None,
                 )
             )
-        return CyclePlan(items=items, deferred=deferred)
+        return CyclePlan(items=items, deferred=deferred, book=book)
 
     # --- one post --------------------------------------------------------------------------------
 
