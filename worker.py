@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.imap_mailbox import mailbox_from_settings
+from activities.liveness import LivenessInterceptor
 from activities.reelmirror import ReelMirrorActivities
 from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
@@ -35,12 +36,18 @@ def build_activities(settings: ActivitySettings) -> ReelMirrorActivities:
     return ReelMirrorActivities(settings, SecretStore(settings.secrets_dir), mailbox_from_settings(settings))
 
 
+#: A workflow task waiting for a killed worker's sticky queue goes to any worker after this.
+STICKY_TIMEOUT = timedelta(seconds=5)
+
+
 def build_worker(client: Client, queue: str, activities: ReelMirrorActivities) -> Worker:
     return Worker(
         client,
         task_queue=queue,
         workflows=WORKFLOWS,
         activities=activities.all(),
+        interceptors=[LivenessInterceptor()],
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import httpx
 from temporalio import activity
 
+from activities.liveness import progress
 from activities.mailbox import MailboxReader
 from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
@@ -25,9 +26,10 @@ API_KEY = "api_key"
 
 
 def heartbeat(step: str) -> None:
-    """Report progress between the calls of a multi-call activity (only `step`, never data)."""
+    """Report progress between the calls of a multi-call activity (the step's name, never data); the
+    details keep what earlier attempts recorded (`activities.liveness`)."""
     if activity.in_activity():
-        activity.heartbeat(step)
+        progress().record(step=step)
 
 
 class ActivityBase:

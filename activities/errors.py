@@ -5,7 +5,8 @@ row, instead of `if status == ...` scattered over twenty activities. Each row na
 vocabulary (`activities.error_types`), which says whether Temporal may retry it and which delay rule
 overrides the retry policy's backoff for the next attempt:
 
-* `POLICY`: the activity's retry policy decides (exponential backoff for 502 and network errors);
+* `POLICY`: exponential backoff for 502 and network errors, counted from those failures only
+  (`activities.backoff`: a 429's or a 503's wait does not lengthen the next 502's);
 * `SERVER_RESET`: a 429 waits for the reset the server announced, at least one second;
 * `SERVICE_UNAVAILABLE`: a 503 waits the configured seconds (the guide's 60 s).
 
@@ -24,6 +25,7 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.backoff import next_backoff
 from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
 from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError
@@ -119,14 +121,18 @@ def row_for(exc: BaseException) -> ErrorRow | None:
 
 
 def _delay(row: ErrorRow, exc: BaseException, settings: ActivitySettings) -> timedelta | None:
+    """The wait before the next attempt: the server's (429 reset, 503 minute), or our own backoff counted
+    from this activity's backoff failures alone (`activities.backoff`); None for rows not retried."""
+    if not row.retryable:
+        return None
     if row.delay is Delay.SERVICE_UNAVAILABLE:
         return timedelta(seconds=settings.service_unavailable_retry_seconds)
     if row.delay is Delay.SERVER_RESET:
         seconds = getattr(exc, "retry_after_seconds", None)
-        if seconds is None:
-            return None  # the server gave no hint: the policy's exponential backoff
-        return max(timedelta(seconds=seconds), MIN_RATE_LIMIT_DELAY)
-    return None
+        if seconds is not None:
+            return max(timedelta(seconds=seconds), MIN_RATE_LIMIT_DELAY)
+        # the server gave no hint: back off like after a 502
+    return next_backoff()
 
 
 def to_application_error(exc: BaseException, settings: ActivitySettings) -> ApplicationError:

@@ -58,6 +58,11 @@ async def test_each_poll_waits_for_its_first_planned_check_and_follows_its_plan(
         and e.activity_task_scheduled_event_attributes.activity_type.name in ("poll_generated_post", "poll_deliveries")
     ]
     assert len(polls) == 2
+    scheduled = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    assert all(
+        e.activity_task_scheduled_event_attributes.heartbeat_timeout.ToTimedelta() == timedelta(seconds=10)
+        for e in scheduled
+    ), "every activity carries a heartbeat timeout"
     for poll, kind in zip(polls, ("video", "delivery"), strict=True):
         waits = [delay for event_id, delay in timers.items() if event_id < poll.event_id]
         assert waits, f"the {kind} poll was scheduled without waiting for its first check"
