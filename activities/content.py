@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 
 from activities.base import ActivityBase, heartbeat
+from activities.carried import carried_list
 from activities.errors import not_ready, translated
 from activities.models import (
     CyclePlan,
@@ -97,11 +98,16 @@ class ContentActivities(ActivityBase):
         the server will generate it, and generating it ourselves would pay twice. So is a post whose source
         cannot be told (the answers name none) while any source lets the server generate."""
         client = self._account_client(input.account_ref)
-        sources = await client.list_sources(input.persona_id)
+        # a retry makes only the reads an earlier attempt did not finish (`activities.carried`)
+        sources = await carried_list("sources", Source, lambda: client.list_sources(input.persona_id))
         heartbeat("listing source posts")
-        source_posts = await client.list_source_posts(input.persona_id)
+        source_posts = await carried_list(
+            "source_posts", SourcePost, lambda: client.list_source_posts(input.persona_id)
+        )
         heartbeat("listing generated posts")
-        generated = await client.list_generated_posts(input.persona_id)
+        generated = await carried_list(
+            "generated_posts", GeneratedPost, lambda: client.list_generated_posts(input.persona_id)
+        )
 
         book = read_listing([Listed(sp.id, sp.posted_at) for sp in source_posts], input.book, input.backlog)
         listed = {sp.id: sp for sp in source_posts}
