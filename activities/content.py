@@ -28,7 +28,7 @@ from activities.models import (
     SyncStartedView,
 )
 from activities.planning import Listed, handed_on, read_listing
-from activities.poll_plan import next_check
+from activities.poll_plan import SoonerThanTheServer, next_check
 from reelmirror.client import ReelMirrorClient
 from reelmirror.errors import MalformedResponseError
 from reelmirror.models import GeneratedPost, Source, SourcePost, SyncJob
@@ -85,9 +85,10 @@ class ContentActivities(ActivityBase):
     @translated
     async def poll_sync_job(self, input: JobInput) -> SyncJobView:
         """Poll: NotReady until the job is completed, failed or skipped."""
-        job = await self._account_client(input.account_ref).get_sync_job(input.job_id)
-        if not job.is_terminal:
-            raise not_ready(f"sync job {job.id} is {job.status}", next_check(input.plan))
+        client, soon = self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
+        while not (job := await client.get_sync_job(input.job_id)).is_terminal:
+            if not await soon.wait():
+                raise not_ready(f"sync job {job.id} is {job.status}", next_check(input.plan))
         return SyncJobView.model_validate(job)
 
     @activity.defn

@@ -11,11 +11,13 @@ simulator (whose clock runs at the same scale). Pure pydantic: workflows import 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PollPlan", "next_check"]
+__all__ = ["PollPlan", "SoonerThanTheServer", "next_check"]
 
 #: A check that runs a little early by this much (clock skew between machines) still counts as made.
 SKEW_SECONDS = 0.5
@@ -23,6 +25,10 @@ SKEW_SECONDS = 0.5
 TAIL_MIN_SECONDS = 1.0
 #: The shortest real delay an attempt asks for, so a plan can never make a hot loop.
 MIN_REAL_DELAY = timedelta(milliseconds=10)
+#: Temporal retries an activity no sooner than about a second after it failed, whatever delay it asked for.
+SERVER_MIN_RETRY = timedelta(seconds=1)
+#: The longest one attempt waits in itself for checks due sooner than the server would retry it.
+MAX_WAIT_IN_ATTEMPT = timedelta(seconds=10)
 
 
 class PollPlan(BaseModel):
@@ -75,3 +81,27 @@ class PollPlan(BaseModel):
 def next_check(plan: PollPlan | None) -> timedelta | None:
     """The delay before a not-ready job's next check: from its plan, or None (the retry policy's)."""
     return plan.delay(datetime.now(UTC)) if plan is not None else None
+
+
+class SoonerThanTheServer:
+    """Checks due sooner than Temporal would retry the attempt are waited for inside the attempt.
+
+    The server spaces retries by at least `SERVER_MIN_RETRY`; a plan's checks are seconds apart in
+    production, but on a rehearsal clock (time scale 0.05: a second is twenty simulated seconds) waiting
+    for the server would make every check late. At most `MAX_WAIT_IN_ATTEMPT` per attempt, so an attempt
+    stays short and a job that outlives its plan goes back to the server's retries.
+    """
+
+    def __init__(self, plan: PollPlan | None) -> None:
+        self._plan = plan
+        self._deadline = time.monotonic() + MAX_WAIT_IN_ATTEMPT.total_seconds()
+
+    async def wait(self) -> bool:
+        """Wait for the next check and return True when it is due soon enough; else False (raise NotReady)."""
+        if self._plan is None:
+            return False
+        delay = self._plan.delay(datetime.now(UTC)).total_seconds()
+        if delay >= SERVER_MIN_RETRY.total_seconds() or time.monotonic() + delay > self._deadline:
+            return False
+        await asyncio.sleep(delay)
+        return True

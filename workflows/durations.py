@@ -43,7 +43,7 @@ BINS = 56
 #: Weight of the previous observations when a new one arrives: about the last ten jobs count.
 DECAY = 0.93
 #: The documented range's weight, in observations: dominant at first, a small share once jobs were seen.
-PRIOR_WEIGHT = 2.0
+PRIOR_WEIGHT = 1.5
 #: Never less than this share of belief stays on the documented range, so a shift can still be learned.
 PRIOR_FLOOR = 0.03
 #: A plan stops once the job is this unlikely to be still running; later checks follow the tail rule.
@@ -52,7 +52,7 @@ _SURVIVAL_EPSILON = 1e-3
 SPREAD_SHARE = 0.16
 #: Decayed observations after which spacing is judged by what was observed rather than by the blend.
 NARROWER = 0.6
-LEARNED_ENOUGH = 2.5
+LEARNED_ENOUGH = 1.5
 _MAX_CHECKS = 64
 
 

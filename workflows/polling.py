@@ -54,12 +54,17 @@ async def wait_for_first_check(plan: PollPlan | None) -> None:
 
 
 def observation(plan: PollPlan | None) -> DurationObservation | None:
-    """What a poll that ended now saw: done by now, still running at the last check before the one that
-    found it done (0 when the first check did)."""
+    """What a poll that ended now saw: done at the planned check that found it done, still running at the
+    one before (0 when the first check found it done).
+
+    Planned ages, not the clock: a check runs a little after its planned age and the workflow hears of
+    it later still, and learning from those moments would shift every plan later by that delay, round
+    after round."""
     if plan is None:
         return None
-    done_at = plan.age(workflow.now())
-    checks = plan.checks_before(done_at)
+    ended = plan.age(workflow.now())
+    checks = plan.checks_before(ended)
+    done_at = checks[-1] if checks else ended
     not_done_at = checks[-2] if len(checks) >= 2 else 0.0
     return DurationObservation(kind=plan.kind, not_done_at=round(not_done_at, 3), done_at=round(done_at, 3))
 
