@@ -33,17 +33,29 @@ $(DOVECOT):
 		echo "the IMAP tests need Debian's dovecot-imapd: sudo apt-get install dovecot-imapd"; exit 1; \
 	fi
 
+# The shared secret store's tests run a real PostgreSQL server from Debian's binaries (initdb in a temp dir).
+POSTGRES_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+.PHONY: postgresql
+postgresql:
+	@if [ -z "$(POSTGRES_INITDB)" ] && ! command -v initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else \
+			echo "the secret store tests need Debian's postgresql: sudo apt-get install postgresql"; exit 1; \
+		fi; \
+	fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) $(CHROMIUM) $(DOVECOT)
+test: $(STAMP) $(CHROMIUM) $(DOVECOT) postgresql
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP) $(DOVECOT)
+test-fast: $(STAMP) $(DOVECOT) postgresql
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-slow: $(STAMP) $(CHROMIUM)
+test-slow: $(STAMP) $(CHROMIUM) $(DOVECOT) postgresql
 	$(BIN)/python -m pytest -q -m slow
 
 demo: $(STAMP)

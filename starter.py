@@ -2,7 +2,9 @@
 
 Every command refuses bad input before it touches anything: it prints one line starting with `error:`
 and exits 2. A Temporal server that cannot be reached exits 1. Connection settings come from temporalio's
-environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...).
+environment configuration (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...); the payload key
+the worker uses (REELMIRROR_CODEC_KEYS or REELMIRROR_CODEC_KEY_FILE) is required here too, since what the
+CLI sends and reads is encrypted (REELMIRROR_CODEC=off opts out, on both sides).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from opentelemetry.sdk.trace import TracerProvider
 from pydantic import ValidationError
 from rich.console import Console, Group
 from rich.live import Live
@@ -24,10 +27,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from typer._click.exceptions import UsageError  # typer vendors click and exports no alias
 
+from codec import CodecConfigError
 from control import ops
 from control.config_file import describe_validation_error, load_persona_config
 from control.connection import connect, task_queue
 from control.render import approvals_table, personas_table
+from control.telemetry import configure_tracing
+from observability.settings import span_exporter_from_env
 from workflows.config import AutoReloadConfig, OnboardingInput, check_account_ref
 from workflows.persona_loop import PersonaLoopWorkflow
 from workflows.policies import Timing
@@ -79,18 +85,38 @@ def _refuse_early(check: Callable[[], object]) -> None:
         fail(str(exc))
 
 
+#: A command waits at most this long at exit to hand its spans to a collector (unless OTEL_*_TIMEOUT says).
+CLI_EXPORT_TIMEOUT_SECONDS = 2.0
+
+
+def _tracing() -> TracerProvider | None:
+    """The worker's span settings, so a start call opens the trace its workflows continue."""
+    try:
+        exporter, endpoint = span_exporter_from_env()
+    except ValueError as exc:
+        fail(str(exc))
+    return configure_tracing(exporter, "reelmirror-cli", endpoint, export_timeout=CLI_EXPORT_TIMEOUT_SECONDS)
+
+
 def run(action: Callable[[Client], Awaitable[T]]) -> T:
     """Connect, run one operation, and turn every expected failure into one line and an exit code."""
 
     async def main() -> T:
         try:
             client = await connect()
+        except CodecConfigError as exc:
+            fail(str(exc))
         except (RuntimeError, RPCError) as exc:
             fail(f"cannot reach Temporal ({exc}); check TEMPORAL_ADDRESS", code=1)
         return await action(client)
 
+    provider = _tracing()
     try:
-        return asyncio.run(main())
+        try:
+            return asyncio.run(main())
+        finally:
+            if provider is not None:
+                provider.shutdown()  # send the spans before `_finish` skips interpreter teardown
     except ops.OperatorError as exc:
         fail(str(exc))
     except RPCError as exc:
@@ -115,7 +141,7 @@ def onboard(
     time_scale: TimeScale = 1.0,
     wait: Annotated[bool, typer.Option(help="Wait for the account summary.")] = True,
 ) -> None:
-    """Sign up, confirm the e-mail, create the API key and optionally attach a card: one workflow per e-mail."""
+    """Sign up, confirm the e-mail, create the API key and optionally attach a card: one workflow per account."""
     if auto_reload and not card:
         fail("--auto-reload needs --card: ReelMirror reloads only from a saved payment method")
     try:
@@ -140,11 +166,14 @@ def onboard(
 
 
 @app.command("confirm-email")
-def confirm_email(email: str, link: str) -> None:
+def confirm_email(
+    account: Annotated[str, typer.Argument(help="The account name given to `onboard --account` (not the e-mail).")],
+    link: str,
+) -> None:
     """Hand the confirmation link from the e-mail to an onboarding started with --confirmation signal."""
-    _refuse_early(lambda: ops.check_link(link))
-    run(lambda client: ops.confirm_email(client, email, link))
-    print(f"confirmation link sent to the onboarding of {email}")
+    _refuse_early(lambda: (ops.check_onboarding_account(account), ops.check_link(link)))
+    run(lambda client: ops.confirm_email(client, account, link))
+    print(f"confirmation link sent to the onboarding of account {account}")
     _finish(0)
 
 
@@ -265,10 +294,17 @@ def watch(
 @account_app.command("import-key")
 def import_key(
     account: str,
-    secrets_dir: Annotated[Path | None, typer.Option(help="Defaults to REELMIRROR_SECRETS_DIR.")] = None,
+    secrets_dir: Annotated[
+        Path | None, typer.Option(help="A file store directory; defaults to the store the worker settings select.")
+    ] = None,
 ) -> None:
-    """Store an existing rm_ API key (read from standard input) for ACCOUNT, for use without onboarding."""
-    from activities.secrets import SecretStore
+    """Store an existing rm_ API key (read from standard input) for ACCOUNT, for use without onboarding.
+
+    It goes to the store the workers read: REELMIRROR_SECRETS_URL (the shared PostgreSQL store, sealed with
+    the codec keys) when set, else the files under REELMIRROR_SECRETS_DIR.
+    """
+    from activities.secret_store_select import SECRETS_URL_ENV, open_secret_store
+    from activities.secrets import SecretStoreError
     from activities.settings import ActivitySettings
 
     _refuse_early(lambda: _account_name(account, "ACCOUNT"))
@@ -276,11 +312,27 @@ def import_key(
     if not key.startswith("rm_"):
         fail("standard input must hold the API key, starting with rm_")
     try:
-        root = secrets_dir or ActivitySettings.from_env().secrets_dir
+        settings = ActivitySettings.from_env()
     except ValueError as exc:
         fail(str(exc))
-    SecretStore(root).put(account, "api_key", key)
-    print(f"API key stored for account {account!r}")
+    if secrets_dir is not None:
+        if settings.secrets_url is not None:
+            fail(f"--secrets-dir and {SECRETS_URL_ENV} select different stores; unset one of them")
+        settings = settings.model_copy(update={"secrets_dir": secrets_dir})
+
+    async def store_key() -> str:
+        store = await open_secret_store(settings)
+        try:
+            await store.put(account, "api_key", key)
+        finally:
+            await store.aclose()
+        return store.describe()
+
+    try:
+        where = asyncio.run(store_key())
+    except (ValueError, SecretStoreError) as exc:
+        fail(str(exc))
+    print(f"API key stored for account {account!r} in the {where}")
     _finish(0)
 
 

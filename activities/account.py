@@ -55,21 +55,21 @@ class AccountActivities(ActivityBase):
     async def signup(self, input: SignupInput) -> SignupOutcome:
         """Sign up once. The password is stored BEFORE the call, so a retry reuses it; a repeat is 409."""
         ref = input.account_ref
-        known_user = self.store.get(ref, USER_ID)
-        known_email = self.store.get(ref, EMAIL)
+        known_user = await self.store.get(ref, USER_ID)
+        known_email = await self.store.get(ref, EMAIL)
         if known_user and known_email and known_email.get_secret_value().lower() == input.email.lower():
             # An earlier attempt signed up and stored the answer: do not spend another signup on it.
             return SignupOutcome(user_id=known_user.get_secret_value(), already_exists=True)
-        password = self.store.get(ref, PASSWORD)
+        password = await self.store.get(ref, PASSWORD)
         if password is None:
             password = SecretStr(pysecrets.token_urlsafe(24))
-            self.store.update(ref, {PASSWORD: password, EMAIL: input.email})
+            await self.store.update(ref, {PASSWORD: password, EMAIL: input.email})
         try:
             result = await self._client().signup(input.email, password)
         except ConflictError:
             activity.logger.info("signup of account %s: the e-mail is already registered", ref)
             return SignupOutcome(already_exists=True)
-        self.store.update(ref, {USER_ID: result.user_id, EMAIL: input.email})
+        await self.store.update(ref, {USER_ID: result.user_id, EMAIL: input.email})
         activity.logger.info("signed up account %s as user %s", ref, result.user_id)
         return SignupOutcome(user_id=result.user_id)
 
@@ -94,7 +94,7 @@ class AccountActivities(ActivityBase):
             if link is None:
                 raise not_ready(f"no confirmation e-mail for {input.email} yet")
         link_fp = fingerprint(link)
-        stored = self._stored_session(ref, link_fp)
+        stored = await self._stored_session(ref, link_fp)
         if stored is not None:
             return stored
         session = await follow_confirmation_link(link, http=self._pool(), timeout=self.settings.http_timeout_seconds)
@@ -106,15 +106,15 @@ class AccountActivities(ActivityBase):
             )
         token = session.access_token
         user_id = session.user_id or ""
-        self.store.update(ref, {JWT: token, VERIFIED_LINK: link_fp, USER_ID: user_id or None})
+        await self.store.update(ref, {JWT: token, VERIFIED_LINK: link_fp, USER_ID: user_id or None})
         activity.logger.info("confirmed e-mail of account %s (user %s)", ref, user_id)
         return VerifyEmailOutcome(
             user_id=user_id, email=session.email or input.email, jwt_fingerprint=fingerprint(token)
         )
 
-    def _stored_session(self, ref: str, link_fp: str) -> VerifyEmailOutcome | None:
-        consumed = self.store.get(ref, VERIFIED_LINK)
-        token = self.store.get(ref, JWT)
+    async def _stored_session(self, ref: str, link_fp: str) -> VerifyEmailOutcome | None:
+        consumed = await self.store.get(ref, VERIFIED_LINK)
+        token = await self.store.get(ref, JWT)
         if consumed is None or token is None or consumed.get_secret_value() != link_fp:
             return None
         claims = decode_jwt_claims(token.get_secret_value())
@@ -132,19 +132,19 @@ class AccountActivities(ActivityBase):
         reused = await self._reusable_key(ref, input.scopes)
         if reused is not None:
             return reused
-        jwt = self.store.require(ref, JWT, hint="confirm the e-mail first (verify_email)")
+        jwt = await self.store.require(ref, JWT, hint="confirm the e-mail first (verify_email)")
         heartbeat("creating key")
         key = await self._client().create_api_key(jwt, input.name, input.scopes)
-        self.store.update(ref, {API_KEY: key.key, API_KEY_ID: key.id, API_KEY_SCOPES: " ".join(key.scopes)})
+        await self.store.update(ref, {API_KEY: key.key, API_KEY_ID: key.id, API_KEY_SCOPES: " ".join(key.scopes)})
         activity.logger.info("created API key %s (%s) for account %s", key.id, fingerprint(key.key), ref)
         return ApiKeyOutcome(key_id=key.id, fingerprint=fingerprint(key.key), scopes=list(key.scopes))
 
     async def _reusable_key(self, ref: str, wanted: list[str]) -> ApiKeyOutcome | None:
         """The stored key if it authenticates and covers `wanted` (a key stored by hand, scopes unknown, is trusted)."""
-        key = self.store.get(ref, API_KEY)
+        key = await self.store.get(ref, API_KEY)
         if key is None:
             return None
-        scopes_text = self.store.get(ref, API_KEY_SCOPES)
+        scopes_text = await self.store.get(ref, API_KEY_SCOPES)
         scopes = scopes_text.get_secret_value().split() if scopes_text is not None else list(wanted)
         if not set(wanted) <= set(scopes):
             activity.logger.info("stored key of account %s lacks requested scopes: creating a new one", ref)
@@ -152,7 +152,7 @@ class AccountActivities(ActivityBase):
         if not await _authenticates(self._client(key.get_secret_value())):
             activity.logger.info("stored key of account %s is refused (401): creating a new one", ref)
             return None
-        key_id = self.store.get(ref, API_KEY_ID)
+        key_id = await self.store.get(ref, API_KEY_ID)
         return ApiKeyOutcome(
             key_id=key_id.get_secret_value() if key_id else "unknown",
             fingerprint=fingerprint(key),
@@ -169,16 +169,16 @@ class AccountActivities(ActivityBase):
         lost the retry's balance check sees the card and does not confirm again.
         """
         ref = input.account_ref
-        client = self._account_client(ref)
+        client = await self._account_client(ref)
         balance = await client.get_balance()
         if balance.has_payment_method:
-            intent_id = self.store.get(ref, SETUP_INTENT_ID)
+            intent_id = await self.store.get(ref, SETUP_INTENT_ID)
             return CardOutcome(
                 setup_intent_id=intent_id.get_secret_value() if intent_id else None,
                 status="succeeded",
                 already_attached=True,
             )
-        payment_method = self.store.get(ref, PAYMENT_METHOD) or self.settings.payment_method
+        payment_method = await self.store.get(ref, PAYMENT_METHOD) or self.settings.payment_method
         if payment_method is None:
             raise MissingSecretError(
                 ref, PAYMENT_METHOD, hint="set REELMIRROR_PAYMENT_METHOD or store the account's payment_method"
@@ -191,7 +191,7 @@ class AccountActivities(ActivityBase):
             )
         heartbeat("creating setup intent")
         intent = await client.create_setup_intent()
-        self.store.put(ref, SETUP_INTENT_ID, intent.intent_id)
+        await self.store.put(ref, SETUP_INTENT_ID, intent.intent_id)
         heartbeat("confirming setup intent")
         confirmed = await confirm_setup_intent(
             intent.client_secret,
@@ -207,7 +207,8 @@ class AccountActivities(ActivityBase):
     @translated
     async def await_balance(self, input: AwaitBalanceInput) -> BalanceView:
         """Poll: NotReady until a payment method is saved and the balance reached `at_least_cents` (the bonus)."""
-        balance = await self._account_client(input.account_ref).get_balance()
+        client = await self._account_client(input.account_ref)
+        balance = await client.get_balance()
         if balance.has_payment_method and (balance.balance_cents or 0) >= input.at_least_cents:
             return BalanceView.model_validate(balance)
         card = "saved" if balance.has_payment_method else "not saved yet"
@@ -218,13 +219,15 @@ class AccountActivities(ActivityBase):
     @activity.defn
     @translated
     async def get_balance(self, input: AccountRef) -> BalanceView:
-        return BalanceView.model_validate(await self._account_client(input.account_ref).get_balance())
+        client = await self._account_client(input.account_ref)
+        return BalanceView.model_validate(await client.get_balance())
 
     @activity.defn
     @translated
     async def configure_auto_reload(self, input: AutoReloadInput) -> BalanceView:
         """Set auto-reload (idempotent: the same PATCH twice leaves the same settings)."""
-        balance = await self._account_client(input.account_ref).update_balance(
+        client = await self._account_client(input.account_ref)
+        balance = await client.update_balance(
             input.enabled, input.threshold_cents, input.amount_cents
         )
         return BalanceView.model_validate(balance)

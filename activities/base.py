@@ -4,7 +4,8 @@ Why one pool per worker, created lazily: a worker makes thousands of short calls
 pooled `httpx.AsyncClient` saves a handshake per call; creating it on first use binds it to the
 worker's running event loop rather than to whatever loop existed at construction. Why a client per
 call: the API key is looked up in the store each time, so a key an operator rotates on disk is used
-by the very next attempt (that is what the `credentials_updated` signal relies on).
+by the very next attempt (that is what the `credentials_updated` signal relies on). The pool's transport
+gives each vendor call a span and a count by status (`observability.http`), redacted of secrets.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from activities.mailbox import MailboxReader
 from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
 from activities.unusable import UnusableAnswers
+from observability.http import ObservedTransport
 from reelmirror.client import ReelMirrorClient
 
 __all__ = ["API_KEY", "ActivityBase", "heartbeat"]
@@ -45,7 +47,7 @@ class ActivityBase:
 
     def _pool(self) -> httpx.AsyncClient:
         if self._http is None or self._http.is_closed:
-            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds)
+            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds, transport=ObservedTransport())
         return self._http
 
     def _client(self, token: str | None = None) -> ReelMirrorClient:
@@ -54,9 +56,9 @@ class ActivityBase:
             self.settings.base_url, token=token, timeout=self.settings.http_timeout_seconds, http=self._pool()
         )
 
-    def _account_client(self, account_ref: str) -> ReelMirrorClient:
+    async def _account_client(self, account_ref: str) -> ReelMirrorClient:
         """A client authenticated with the account's stored `rm_` key (MissingSecretError if none)."""
-        key = self.store.require(
+        key = await self.store.require(
             account_ref, API_KEY, hint="run onboarding, or store the account's rm_ key, then signal credentials_updated"
         )
         return self._client(key.get_secret_value())

@@ -65,7 +65,7 @@ class ContentActivities(ActivityBase):
         sync is older than the cooldown (or that never completed one) means a sync is running: NotReady,
         and the retry policy asks again until it is over.
         """
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         started = await client.sync_persona(input.persona_id)
         heartbeat("checking for skipped jobs")
         jobs = [await client.get_sync_job(job_id) for job_id in started.job_ids]
@@ -85,7 +85,7 @@ class ContentActivities(ActivityBase):
     @translated
     async def poll_sync_job(self, input: JobInput) -> SyncJobView:
         """Poll: NotReady until the job is completed, failed or skipped."""
-        client, soon = self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
+        client, soon = await self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
         while not (job := await client.get_sync_job(input.job_id)).is_terminal:
             if not await soon.wait():
                 raise not_ready(f"sync job {job.id} is {job.status}", next_check(input.plan))
@@ -98,7 +98,7 @@ class ContentActivities(ActivityBase):
         post that already exists for it. A post of an auto_clone/auto_publish source without one is deferred:
         the server will generate it, and generating it ourselves would pay twice. So is a post whose source
         cannot be told (the answers name none) while any source lets the server generate."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         # a retry makes only the reads an earlier attempt did not finish (`activities.carried`)
         sources = await carried_list("sources", Source, lambda: client.list_sources(input.persona_id))
         heartbeat("listing source posts")
@@ -173,7 +173,7 @@ class ContentActivities(ActivityBase):
         The check runs on every attempt, so the retry of a generate whose answer was lost finds the post
         the first attempt made and pays nothing more.
         """
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         existing = await existing_posts(client, input.persona_id, input.source_post_id)
         if existing:
             post = existing[0]
@@ -193,7 +193,7 @@ class ContentActivities(ActivityBase):
     @translated
     async def find_generated_post(self, input: FindGeneratedInput) -> GenerateOutcome:
         """Poll: NotReady until the server's automation has generated a post for the source post."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         existing = await existing_posts(client, input.persona_id, input.source_post_id)
         if not existing:
             raise not_ready(f"the server has not generated a post for source post {input.source_post_id} yet")

@@ -11,7 +11,8 @@ overrides the retry policy's backoff for the next attempt:
 * `SERVICE_UNAVAILABLE`: a 503 waits the configured seconds (the guide's 60 s).
 
 Every activity method is wrapped in `translated`, so nothing but an `ApplicationError` (or a bug) leaves
-it. Messages are the client's, already redacted: no secret reaches workflow history.
+it. Messages are the client's, already redacted: no secret reaches workflow history. Being the one door
+of every attempt, it also counts polls and translated errors (`observability.metrics`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.backoff import next_backoff
 from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
 from activities.mailbox import MailboxAuthError, MailboxError
-from activities.secrets import MissingSecretError, SecretStoreError
+from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
 from activities.settings import ActivitySettings
 from activities.unusable import UnusableAnswers
+from observability import metrics
 from reelmirror.errors import (
     ConfirmationLinkError,
     ConflictError,
@@ -102,6 +104,8 @@ ERROR_TABLE: dict[type[Exception], ErrorRow] = {
     # The worker's own state: a missing or unsafe secret file needs an operator, like a bad key.
     MissingSecretError: ErrorRow(ErrorType.MISSING_SECRET),
     SecretStoreError: ErrorRow(ErrorType.MISSING_SECRET),
+    # The shared store's database is down or failing over: retry with backoff, like the network.
+    SecretStoreUnavailableError: ErrorRow(ErrorType.TRANSPORT_ERROR),
     # An unreachable mailbox is a transport problem of its own kind: retry with backoff.
     MailboxError: ErrorRow(ErrorType.TRANSPORT_ERROR),
     # A refused inbox login needs an operator (the password file), not another try.
@@ -177,6 +181,7 @@ def translated(
 
     @functools.wraps(fn)
     async def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+        metrics.poll()
         try:
             result = await fn(self, *args, **kwargs)
         except ApplicationError:
@@ -192,6 +197,7 @@ def translated(
             else:
                 self.unusable.clear()
             _log(error)
+            metrics.activity_error(error.type, not error.non_retryable)
             raise error from exc
         self.unusable.clear()
         return result

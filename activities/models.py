@@ -8,6 +8,7 @@ They import nothing but pydantic so the workflow sandbox can load them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
@@ -136,7 +137,8 @@ class EnsureTargetInput(AccountRef):
 
 
 class TargetView(_Model):
-    """`linked` is False when no connected account matches: a human must connect it in the dashboard."""
+    """`linked` is False when no connected account matches: a human must connect it in the dashboard.
+    `reason` says why it is not linked, or which fallback linked it."""
 
     linked: bool
     connected_account_id: str | None = None
@@ -299,3 +301,20 @@ class DeliveriesView(_Model):
     def failed(self) -> int:
         return sum(1 for d in self.deliveries if d.status == "failed")
 
+
+
+# --- what Temporal says of a persona's posts ------------------------------------------------------------
+
+
+class PostStatesInput(_Model):
+    workflow_ids: list[str]
+
+
+class PostStateView(_Model):
+    workflow_id: str
+    status: str  # running | completed | failed | canceled | terminated | timed_out | continued_as_new | not_found
+    result: dict[str, Any] | None = None  # a completed post's result, as JSON data
+
+
+class PostStatesView(_Model):
+    states: list[PostStateView]

@@ -49,7 +49,7 @@ class PersonaActivities(ActivityBase):
         Names are not unique server-side, so a create whose answer was lost is found by name on the
         retry; several matches (made by hand) resolve to the oldest, the same one every time.
         """
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         if input.known_persona_id:
             persona = await client.get_persona(input.known_persona_id)
             return PersonaView(id=persona.id, name=persona.name or input.name)
@@ -70,7 +70,7 @@ class PersonaActivities(ActivityBase):
     @translated
     async def ensure_source(self, input: EnsureSourceInput) -> SourceView:
         """Add the source; on 409 (it exists) find it and PATCH its automation mode if it differs."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         try:
             source = await client.add_source(input.persona_id, input.platform, input.username, input.automation_mode)
         except ConflictError:
@@ -98,8 +98,17 @@ class PersonaActivities(ActivityBase):
     async def ensure_publishing_target(self, input: EnsureTargetInput) -> TargetView:
         """Link a connected account to the persona. A bot cannot connect accounts (OAuth in the dashboard),
         so no matching account is reported as `linked=False` with the reason, not raised."""
-        client = self._account_client(input.account_ref)
-        account = _find_account(await client.list_publishing_accounts(), input)
+        client = await self._account_client(input.account_ref)
+        accounts = await client.list_publishing_accounts()
+        account = _find_account(accounts, input)
+        note = None
+        if account is None and _the_only_unnamed(accounts, input):
+            # the answers name no platform or username (the guide promises only ids): the one account there is
+            account = accounts[0]
+            note = (
+                "linked the only connected account: the answers name no platform or username "
+                "(give connected_account_id in the persona file to choose one)"
+            )
         if account is None:
             wanted = input.connected_account_id or f"{input.platform}/{input.username}"
             return TargetView(
@@ -110,7 +119,11 @@ class PersonaActivities(ActivityBase):
                 reason=f"no connected account {wanted}: connect it in the ReelMirror dashboard",
             )
         view = TargetView(
-            linked=True, connected_account_id=account.id, platform=account.platform, username=account.username
+            linked=True,
+            connected_account_id=account.id,
+            platform=account.platform or input.platform,
+            username=account.username or input.username,
+            reason=note,
         )
         heartbeat("listing targets")
         targets = await client.list_publishing_targets(input.persona_id)
@@ -157,4 +170,15 @@ def _source_view(source: Source, asked: EnsureSourceInput, **flags: bool) -> Sou
             "automation_mode": view.automation_mode or asked.automation_mode,
             **flags,
         }
+    )
+
+
+def _the_only_unnamed(accounts: list[ConnectedAccount], wanted: EnsureTargetInput) -> bool:
+    """Whether the one connected account may stand for an account wanted by platform and username: it is
+    the only one, and the answers name no account's platform or username (so none can be told apart)."""
+    return (
+        wanted.connected_account_id is None
+        and len(accounts) == 1
+        and accounts[0].platform is None
+        and accounts[0].username is None
     )

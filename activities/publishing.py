@@ -41,7 +41,7 @@ class PublishingActivities(ActivityBase):
     async def poll_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
         """Poll: NotReady while media renders. Failed media is a result (`failed=True`), not an error:
         the workflow reports the post, it does not retry it."""
-        client, soon = self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
+        client, soon = await self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
         while True:
             post = await client.get_generated_post(input.generated_post_id)
             view = GeneratedPostView.model_validate(post)
@@ -57,7 +57,8 @@ class PublishingActivities(ActivityBase):
     @activity.defn
     @translated
     async def get_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
-        post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
+        client = await self._account_client(input.account_ref)
+        post = await client.get_generated_post(input.generated_post_id)
         return GeneratedPostView.model_validate(post)
 
     @activity.defn
@@ -65,7 +66,8 @@ class PublishingActivities(ActivityBase):
     async def await_outgoing_post(self, input: GeneratedPostInput) -> GeneratedPostView:
         """Poll (auto_publish): NotReady until the server approved the post itself (outgoing id set), or the
         post can no longer be published (failed, rejected, sent to compose)."""
-        post = await self._account_client(input.account_ref).get_generated_post(input.generated_post_id)
+        client = await self._account_client(input.account_ref)
+        post = await client.get_generated_post(input.generated_post_id)
         view = GeneratedPostView.model_validate(post)
         if post.outgoing_post_id or view.failed or post.status in {"rejected", "composing"}:
             return view
@@ -76,7 +78,7 @@ class PublishingActivities(ActivityBase):
     async def approve_post(self, input: GeneratedPostInput) -> ApproveOutcome:
         """Approve once. Already publishing/published -> `already_approved` with its outgoing id; no
         publishing target (400) -> send to compose; rejected -> VALIDATION_ERROR (nothing to publish)."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         post = await client.get_generated_post(input.generated_post_id)
         settled = _settled_outcome(post)
         if settled is not None:
@@ -109,7 +111,7 @@ class PublishingActivities(ActivityBase):
     @translated
     async def reject_post(self, input: RejectInput) -> GeneratedPostView:
         """Reject once; an already rejected post is success."""
-        client = self._account_client(input.account_ref)
+        client = await self._account_client(input.account_ref)
         post = await client.get_generated_post(input.generated_post_id)
         if post.status == "rejected":
             return GeneratedPostView.model_validate(post)
@@ -129,7 +131,7 @@ class PublishingActivities(ActivityBase):
     @translated
     async def poll_deliveries(self, input: OutgoingPostInput) -> DeliveriesView:
         """Poll: NotReady until every delivery is published or failed."""
-        client, soon = self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
+        client, soon = await self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
         while not (outgoing := await client.get_publishing_post(input.outgoing_post_id)).all_terminal:
             if not await soon.wait():
                 done = sum(1 for d in outgoing.deliveries if d.status in DELIVERY_TERMINAL)

@@ -14,6 +14,7 @@ from activities.account import AccountActivities
 from activities.content import ContentActivities
 from activities.persona import PersonaActivities
 from activities.publishing import PublishingActivities
+from activities.workflow_state import WorkflowStateActivities
 
 __all__ = ["ReelMirrorActivities", "activity_method_names"]
 
@@ -27,7 +28,9 @@ def activity_method_names(cls: type) -> list[str]:
     )
 
 
-class ReelMirrorActivities(AccountActivities, PersonaActivities, ContentActivities, PublishingActivities):
+class ReelMirrorActivities(
+    AccountActivities, PersonaActivities, ContentActivities, PublishingActivities, WorkflowStateActivities
+):
     """Construct with `(settings, store, mailbox)`; register `all()`; `await aclose()` on shutdown."""
 
     def all(self) -> list[Callable[..., Any]]:

@@ -44,6 +44,8 @@ class ActivitySettings(BaseModel):
 
     base_url: str = "https://reelmirror.com/api"
     secrets_dir: Path = Path("./.state/secrets")
+    # postgresql://user@host:5432/db of the store every worker host shares; None: the file store above.
+    secrets_url: SecretStr | None = None
     # Origin of the simulator whose admin mailbox (/_sim/mailbox/{email}) holds confirmation mails;
     # None: this worker reads no mailbox and the link must arrive by the confirm_email signal.
     mailbox_url: str | None = None
@@ -92,6 +94,20 @@ class ActivitySettings(BaseModel):
             raise ValueError("must be a Stripe publishable key (pk_test_... or pk_live_...)")
         return value
 
+    @field_validator("secrets_url")
+    @classmethod
+    def _secrets_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in ("postgresql", "postgres"):
+            # Never echo the value: it may carry a password.
+            raise ValueError(
+                "must be a postgresql:// URL (postgresql://user@host:5432/dbname; "
+                "the password may come from PGPASSWORD or a passfile)"
+            )
+        return value
+
     @field_validator("payment_method")
     @classmethod
     def _payment_method(cls, value: SecretStr | None) -> SecretStr | None:
@@ -137,6 +153,7 @@ class ActivitySettings(BaseModel):
 ENV_VARS: dict[str, str] = {
     "REELMIRROR_BASE_URL": "base_url",
     "REELMIRROR_SECRETS_DIR": "secrets_dir",
+    "REELMIRROR_SECRETS_URL": "secrets_url",
     "REELMIRROR_MAILBOX_URL": "mailbox_url",
     "STRIPE_API_BASE": "stripe_api_base",
     "STRIPE_PUBLISHABLE_KEY": "stripe_publishable_key",

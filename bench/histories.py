@@ -28,6 +28,7 @@ __all__ = [
     "PendingAttempt",
     "WorkflowRun",
     "collect",
+    "failure_message",
     "failure_type",
     "pending_attempts",
     "read_history",
@@ -178,6 +179,16 @@ async def collect(client: Client, query: str = "") -> HistoryReport:
     return report
 
 
+async def failure_message(client: Client, failure: Failure) -> str:
+    """A failure's message as the activity wrote it: with failures encrypted, the stored one is a placeholder."""
+    copy = Failure()
+    copy.CopyFrom(failure)
+    try:
+        return str(await client.data_converter.decode_failure(copy))
+    except Exception:  # a key this client lacks: the stored text is all there is
+        return failure.message
+
+
 async def pending_attempts(client: Client, query: str = "ExecutionStatus = 'Running'") -> list[PendingAttempt]:
     """Activities of running workflows that failed at least once and wait for (or run) another attempt."""
     found: list[PendingAttempt] = []
@@ -192,7 +203,7 @@ async def pending_attempts(client: Client, query: str = "ExecutionStatus = 'Runn
                     activity=pending.activity_type.name,
                     attempt=pending.attempt,
                     error_type=failure_type(pending.last_failure),
-                    message=pending.last_failure.message,
+                    message=await failure_message(client, pending.last_failure),
                 )
             )
     return found

@@ -2,7 +2,7 @@
 
 Each function refuses bad input before it changes anything and raises `OperatorError` with a one-line
 reason, so the CLI can print it and exit non-zero. Workflows are addressed by their meaningful ids
-(`onboarding-<email>`, `persona-<slug>`, `post-<slug>-<source post id>`) or, for posts, by the generated
+(`onboarding-<account>`, `persona-<slug>`, `post-<slug>-<source post id>`) or, for posts, by the generated
 post id held in the `ReelMirrorPostId` search attribute.
 """
 
@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from workflows.config import OnboardingInput, PersonaConfig, onboarding_workflow_id
+from workflows.config import OnboardingInput, PersonaConfig, check_account_ref, onboarding_workflow_id
 from workflows.content_post import ContentPostWorkflow
 from workflows.models import (
     ConfirmEmailSignal,
@@ -39,11 +39,12 @@ class OperatorError(Exception):
 
 
 async def start_onboarding(client: Client, inp: OnboardingInput, task_queue: str) -> WorkflowHandle:
-    """Start (or attach to) the onboarding of `inp.email`: one workflow per address, never two signups."""
+    """Start (or attach to) the onboarding of account `inp.account_ref`: one workflow per account, never two
+    signups. The e-mail goes only into the (encrypted) input and summary, never into the id."""
     return await client.start_workflow(
         OnboardingWorkflow.run,
         inp,
-        id=onboarding_workflow_id(inp.email),
+        id=onboarding_workflow_id(inp.account_ref),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         static_summary=f"Onboarding {inp.email} as account '{inp.account_ref}'",
@@ -63,10 +64,23 @@ def check_post_id(post_id: str) -> str:
     return post_id
 
 
-async def confirm_email(client: Client, email: str, link: str) -> None:
+def check_onboarding_account(account: str) -> str:
+    """The account an onboarding runs as; an e-mail is refused with the fix, since ids never hold one."""
+    if "@" in account:
+        raise OperatorError("give the account name used with `starter.py onboard --account`, not the e-mail address")
+    try:
+        return check_account_ref(account)
+    except ValueError as exc:
+        raise OperatorError(f"ACCOUNT: {exc}") from None
+
+
+async def confirm_email(client: Client, account: str, link: str) -> None:
+    check_onboarding_account(account)
     check_link(link)
-    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, onboarding_workflow_id(email))
-    await _require_running(handle, f"no onboarding is running for {email}; start it with `starter.py onboard`")
+    handle = client.get_workflow_handle_for(OnboardingWorkflow.run, onboarding_workflow_id(account))
+    await _require_running(
+        handle, f"no onboarding is running for account {account}; start it with `starter.py onboard`"
+    )
     await handle.signal(OnboardingWorkflow.confirm_email, ConfirmEmailSignal(link=link))
 
 

@@ -31,6 +31,7 @@ from control import ops
 from control.config_file import load_persona_config
 from control.connection import DEFAULT_TASK_QUEUE, connect
 from control.render import approvals_table, personas_table
+from devstack.demo_observability import metrics_table, print_where_to_look, telemetry_env
 from devstack.stack import REPO_ROOT, LocalStack, StackConfig
 from simulator.admin import SimulatorAdmin
 from workflows.config import AutoReloadConfig, OnboardingInput
@@ -76,9 +77,18 @@ async def onboard(client: Client, timing: Timing) -> AccountSummary:
     return summary
 
 
-async def run_persona(client: Client, timing: Timing, reject_count: int) -> tuple[PersonaStatus, list[str]]:
+async def run_persona(
+    client: Client, timing: Timing, reject_count: int, guide: bool = False
+) -> tuple[PersonaStatus, list[str]]:
     """Start the persona and act as its operator: reject the first `reject_count` posts, approve the rest."""
     config = load_persona_config(PERSONA_FILE)
+    if guide:
+        # the guide's answers do not say which source a source post belongs to: a persona mixing sync_only
+        # with a source the server generates for could not tell their posts apart (README, "Against the
+        # real service"), so in that world every source of the demo persona is sync_only
+        sources = [s.model_copy(update={"automation_mode": "sync_only"}) for s in config.sources]
+        config = config.model_copy(update={"sources": sources})
+        console.print("   guide world: every source is sync_only (the answers name no post's source)")
     handle, _ = await ops.start_persona(client, ACCOUNT, config, timing, DEFAULT_TASK_QUEUE)
     console.print(f"[bold]3. Persona[/] '{config.name}' running as [cyan]{handle.id}[/]")
     decided: set[str] = set()
@@ -137,7 +147,7 @@ def ledger_report(ledger: list[dict], final: PersonaStatus) -> tuple[Table, list
     return table, problems
 
 
-async def demo(stack: LocalStack, time_scale: float) -> int:
+async def demo(stack: LocalStack, time_scale: float, guide: bool = False) -> int:
     timing = Timing(time_scale=time_scale)
     client = await connect(env=stack.client_env())
     admin = SimulatorAdmin(stack.sim_origin)
@@ -146,7 +156,7 @@ async def demo(stack: LocalStack, time_scale: float) -> int:
         account = await admin.connect_account(EMAIL, *PUBLISHING_ACCOUNT)
         console.print(f"[bold]2. Publishing account[/] {PUBLISHING_ACCOUNT[0]}/{PUBLISHING_ACCOUNT[1]} connected "
                       f"by a 'human' in the dashboard (simulator admin API): {account.get('id', account)}")  # fmt: skip
-        final, _ = await run_persona(client, timing, reject_count=1)
+        final, _ = await run_persona(client, timing, reject_count=1, guide=guide)
         console.print("[bold]4. Done.[/]")
         now = datetime.now(UTC)
         console.print(personas_table([final], now))
@@ -177,11 +187,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=0.01, help="simulated time per real time (default 0.01)")
     parser.add_argument("--ui-port", type=int, default=8233, help="Web UI port (a free one if 8233 is taken)")
     parser.add_argument("--state-dir", type=Path, help="where logs and secrets go (default: a temporary dir)")
+    parser.add_argument(
+        "--answers-guide",
+        action="store_true",
+        help="run against the guide-minimal simulator: only the fields the vendor's guide promises",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.time_scale <= 1:
         parser.error("--time-scale must be in (0, 1]")
     ui_port = args.ui_port if _port_free(args.ui_port) else 0
-    config = StackConfig(time_scale=args.time_scale, ui_port=ui_port, state_dir=args.state_dir)
+    config = StackConfig(
+        time_scale=args.time_scale,
+        ui_port=ui_port,
+        state_dir=args.state_dir,
+        worker_env=telemetry_env(),
+        simulator_args=["--answers", "guide"] if args.answers_guide else [],
+    )
+    if args.answers_guide:
+        console.print("[bold]Guide-minimal world:[/] the simulator answers only what the vendor's guide promises")
     started = time.monotonic()
     console.print("[bold]Starting the local stack[/] (Temporal dev server, ReelMirror simulator, localstripe, worker)")
     stack = LocalStack(config)
@@ -190,7 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         console.print(f"   Temporal {stack.temporal_address}, Web UI [link]{stack.temporal.ui_url}[/], "
                       f"simulator {stack.sim_api}, logs in {stack.logs}")  # fmt: skip
-        code = asyncio.run(demo(stack, args.time_scale))
+        print_where_to_look(console, stack)
+        code = asyncio.run(demo(stack, args.time_scale, guide=args.answers_guide))
+        metrics = metrics_table(stack)
+        if metrics is not None:
+            console.print(metrics)
         console.print(f"Demo finished in {time.monotonic() - started:.0f} s. "
                       f"Web UI: {stack.temporal.ui_url}/namespaces/default/workflows")  # fmt: skip
         if args.keep_running:

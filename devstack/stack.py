@@ -3,6 +3,9 @@
 The demo, the integration and crash tests and the benchmarks all start the same processes the same way;
 each runs in its own process group on free loopback ports and `stop()` (or leaving the `with` block) ends
 every one of them. Workers are separate processes so that tests can `kill -9` one and start another.
+Payloads are encrypted as in production: the stack makes its own key, hands it to every process it
+starts and to `client_env()`, and (with the Web UI, or when asked) runs the codec server the UI reads
+payloads through.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from pathlib import Path
 
 import httpx
 
+from codec.keys import KEY_FILE_ENV
+from control.connection import CODEC_ENV
+from devstack.codec_server import LocalCodecServer, stack_key_file
 from devstack.localstripe import LocalStripe
 from devstack.ports import free_port
 from devstack.process import ManagedProcess, wait_for_port
@@ -40,6 +46,8 @@ class StackConfig:
     state_dir: Path | None = None  # defaults to a fresh temporary directory
     simulator_args: list[str] = field(default_factory=list)
     worker_env: dict[str, str] = field(default_factory=dict)
+    codec: bool = True  # encrypt payloads with the stack's own key; False: REELMIRROR_CODEC=off (plaintext)
+    codec_server: bool | None = None  # run the codec server; None: exactly when the Web UI runs
 
 
 @contextlib.contextmanager
@@ -73,6 +81,20 @@ class LocalStack:
         )
         self.workers: list[ManagedProcess] = []
         self._worker_count = 0
+        self.codec_key_file: Path | None = stack_key_file(self.state_dir) if self.config.codec else None
+        self.codec_server: LocalCodecServer | None = None
+        run_codec_server = self.config.codec_server
+        if run_codec_server is None:
+            run_codec_server = self.config.codec and self.temporal.ui_port is not None
+        if run_codec_server:
+            if self.codec_key_file is None:
+                raise ValueError("a codec server needs the codec: set StackConfig(codec=True)")
+            ui = self.temporal.ui_port
+            origins = [f"http://127.0.0.1:{ui}", f"http://localhost:{ui}"] if ui else []
+            self.codec_server = LocalCodecServer(
+                self.codec_key_file, self.logs / "codec-server.log", origins, env=self._python_env()
+            )
+            self.temporal.codec_endpoint = self.codec_server.url if ui else None
 
     # --- addresses -----------------------------------------------------------------------------------
     @property
@@ -95,6 +117,10 @@ class LocalStack:
         """Environment for anything that talks to this stack's Temporal (worker, starter CLI)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "REELMIRROR_", "STRIPE_"))}
         env.update({"TEMPORAL_ADDRESS": self.temporal_address, "TEMPORAL_NAMESPACE": "default"})
+        if self.codec_key_file is not None:
+            env[KEY_FILE_ENV] = str(self.codec_key_file)
+        else:
+            env[CODEC_ENV] = "off"
         return env
 
     def worker_env(self) -> dict[str, str]:
@@ -117,12 +143,16 @@ class LocalStack:
         return env
 
     # --- lifecycle ------------------------------------------------------------------------------------
-    def start(self, workers: int = 1) -> LocalStack:
+    def start(self, workers: int = 1, *, temporal: bool = True) -> LocalStack:
+        """Start everything; `temporal=False` leaves the dev server for later (`self.temporal.start()`)."""
         try:
             self.localstripe = LocalStripe(log_path=self.logs / "localstripe.log")
             self.localstripe.start()
             self.start_simulator()
-            self.temporal.start()
+            if self.codec_server is not None:
+                self.codec_server.start()
+            if temporal:
+                self.temporal.start()
             for _ in range(workers):
                 self.start_worker()
         except BaseException:
@@ -144,14 +174,23 @@ class LocalStack:
         except Exception as exc:
             raise RuntimeError(f"the simulator did not start: {exc}\n{self.simulator.tail()}") from exc
 
-    def start_worker(self, extra_env: dict[str, str] | None = None, timeout: float = 60) -> ManagedProcess:
-        """Start one more worker process and wait until it polls its task queue."""
+    def start_worker(
+        self, extra_env: dict[str, str] | None = None, timeout: float = 60, *, wait: bool = True
+    ) -> ManagedProcess:
+        """Start one more worker process and (unless `wait=False`) wait until it polls its task queue."""
         self._worker_count += 1
         env = self.worker_env() | (extra_env or {})
         log = self.logs / f"worker-{self._worker_count}.log"
         argv = [sys.executable, str(REPO_ROOT / "worker.py")]
         worker = ManagedProcess(f"worker-{self._worker_count}", argv, log, env=env).start()
         self.workers.append(worker)
+        if wait:
+            self.wait_worker_ready(worker, timeout)
+        return worker
+
+    def wait_worker_ready(self, worker: ManagedProcess, timeout: float = 60) -> None:
+        """Block until `worker` logged that it polls its task queue (or died, or time ran out)."""
+        log = worker.log_path
         deadline = time.monotonic() + timeout
         while "worker ready" not in (log.read_text(errors="replace") if log.exists() else ""):
             if not worker.alive():
@@ -159,7 +198,6 @@ class LocalStack:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"worker not ready after {timeout:.0f} s:\n{worker.tail(40)}")
             time.sleep(0.05)
-        return worker
 
     def sim_ready(self) -> bool:
         try:
@@ -177,6 +215,8 @@ class LocalStack:
             for worker in self.workers:
                 worker.stop()
             self.temporal.stop()
+            if self.codec_server is not None:
+                self.codec_server.stop()
             if self.simulator is not None:
                 self.simulator.stop()
             if self.localstripe is not None:

@@ -22,6 +22,7 @@ class TemporalDevServer:
     ui_port: int | None = 0
     db_file: Path | None = None
     namespace: str = "default"
+    codec_endpoint: str | None = None  # the codec server the Web UI reads payloads through
     process: ManagedProcess | None = None
 
     def __post_init__(self) -> None:
@@ -50,6 +51,8 @@ class TemporalDevServer:
             argv += ["--namespace", self.namespace]
         if self.ui_port:
             argv += ["--ui-ip", "127.0.0.1", "--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+            if self.codec_endpoint:
+                argv += ["--ui-codec-endpoint", self.codec_endpoint]
         else:
             argv += ["--headless"]
         if self.db_file is not None:

@@ -114,6 +114,8 @@ def _process_groups(stack: LocalStack) -> dict[str, int]:
         groups["temporal"] = stack.temporal.process.pid
     if stack.simulator is not None:
         groups["simulator"] = stack.simulator.pid
+    if stack.codec_server is not None and stack.codec_server.process is not None:
+        groups["codec-server"] = stack.codec_server.process.pid
     if stack.localstripe is not None and stack.localstripe.process is not None:
         groups["localstripe"] = stack.localstripe.process.pid
     return groups

@@ -195,6 +195,7 @@ class OnboardingInput(_Strict):
         return check_account_ref(v)
 
 
-def onboarding_workflow_id(email: str) -> str:
-    """Idempotent start: one onboarding per e-mail address."""
-    return "onboarding-" + re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-")
+def onboarding_workflow_id(account_ref: str) -> str:
+    """Idempotent start: one onboarding per account name. Not per e-mail: workflow ids are stored and
+    shown in clear text (only payloads are encrypted), so an address must never be part of one."""
+    return f"onboarding-{check_account_ref(account_ref)}"

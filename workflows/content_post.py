@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.poll_plan import PollPlan
     from activities.reelmirror import ReelMirrorActivities
+    from observability import metrics
     from workflows import persona_loop, policies, polling
     from workflows.durations import DurationObservation
     from workflows.failures import error_message, error_type, is_timeout
@@ -62,6 +63,10 @@ class PostEnded(Exception):
         self.reason = reason
 
 
+#: Reports to the persona only when what it keeps changed (runs recorded before report every stage change).
+LEAN_REPORTS_PATCH = "lean-post-reports"
+
+
 @workflow.defn
 class ContentPostWorkflow:
     @workflow.init
@@ -81,6 +86,8 @@ class ContentPostWorkflow:
         self._reason: str | None = None
         self._media_started_at: datetime | None = None  # set when our own generate made the post
         self._observations: list[DurationObservation] = []
+        self._lean_reports = False
+        self._last_report: tuple[object, ...] | None = None
         self._steps = Steps(
             account_ref=inp.account_ref,
             timing=inp.timing,
@@ -94,6 +101,8 @@ class ContentPostWorkflow:
 
     @workflow.run
     async def run(self, inp: ContentPostInput) -> PostResult:
+        # runs recorded before reports were lean replay with a report on every stage change
+        self._lean_reports = workflow.patched(LEAN_REPORTS_PATCH)
         workflow.upsert_search_attributes([PERSONA.value_set(inp.persona_slug)])
         await self._steps.set_stage(PostStage.STARTING)
         try:
@@ -105,6 +114,7 @@ class ContentPostWorkflow:
                 raise
             self._outcome, self._reason = "failed", self._describe(err)
         self._pending = None
+        metrics.post_finished(self._outcome or "failed")
         await self._steps.set_stage(PostStage.DONE)
         return self._result()
 
@@ -160,6 +170,8 @@ class ContentPostWorkflow:
         # origin "api" means a generate call of ours made it (an adopted one: an attempt whose answer was lost)
         self._generated_by_us = outcome.origin == "api" if outcome.origin else not outcome.adopted
         self._cost_cents = self._expected_cost() if self._generated_by_us else 0
+        if self._generated_by_us:
+            metrics.post_generated(self._inp.post.media_type, self._cost_cents)
         self._announce_post_id()
 
     def _announce_post_id(self) -> None:
@@ -265,6 +277,7 @@ class ContentPostWorkflow:
             policies.api_call(f"approve {generated_post_id}"),
             what="approve the post",
         )
+        metrics.post_approved(self._decision.by if self._decision else "policy")
         if outcome.sent_to_compose:
             raise PostEnded("composed", outcome.reason or "sent to compose: the persona has no publishing target")
         if not outcome.outgoing_post_id:
@@ -280,6 +293,7 @@ class ContentPostWorkflow:
             policies.api_call(f"reject {generated_post_id}"),
             what="reject the post",
         )
+        metrics.post_rejected(self._decision.by if self._decision else "policy")
         raise PostEnded("rejected", reason or "rejected")
 
     # --- publication ---------------------------------------------------------------------------------

@@ -283,7 +283,7 @@ class OnboardingWorkflow:
     def _waiting_for_email(self) -> str:
         if self._inp.confirmation == "mailbox" and self._last_error is None:
             return "**Waiting for** the confirmation e-mail in the worker's mailbox"
-        return f"**Waiting for** the link from the e-mail: `starter.py confirm-email {self._inp.email} <link>`"
+        return f"**Waiting for** the link from the e-mail: `starter.py confirm-email {self._inp.account_ref} <link>`"
 
     def _account(self) -> AccountRef:
         return AccountRef(account_ref=self._inp.account_ref)

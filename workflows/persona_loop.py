@@ -45,11 +45,15 @@ with workflow.unsafe.imports_passed_through():
         PostResult,
     )
     from workflows.persona_details import persona_details
+    from workflows.persona_reconcile import reconcile_posts
     from workflows.persona_setup import PersonaSetup
     from workflows.policies import PollKind
     from workflows.search_attributes import PERSONA, STAGE
     from workflows.stages import PersonaStage
-    from workflows.steps import StepFailed, Steps
+    from workflows.steps import RestRequested, StepFailed, Steps
+
+#: A run continues as new by this many events (well inside Temporal's limits), parked or not.
+MAX_RUN_EVENTS = 5_000
 
 @workflow.defn
 class PersonaLoopWorkflow:
@@ -64,6 +68,7 @@ class PersonaLoopWorkflow:
         self._last_sync: str | None = None
         self._budget_note: str | None = None
         self._unattributed = 0  # source posts deferred because no answer names their source
+        self._setup_notes: list[str] = []
         self._cycles_this_run = 0
         self._watchers: set[asyncio.Task[None]] = set()
         self._steps = Steps(
@@ -74,20 +79,25 @@ class PersonaLoopWorkflow:
             details=self._details,
             upsert_unchanged=False,
             recheck_cents=self._config.costs.image_cents or 1,
+            should_rest=self._history_is_long,
         )
 
     @workflow.run
     async def run(self, inp: PersonaLoopInput) -> PersonaStatus:
         workflow.upsert_search_attributes([PERSONA.value_set(self._slug), STAGE.value_set(self._steps.stage)])
-        await self._setup()
-        while not self._cycles_exhausted():
-            await self._wait_while_paused()
-            await self._cycle()
-            if self._cycles_exhausted():
-                break
-            await self._wait_for_next_sync()
-            if self._should_continue_as_new():
-                await self._continue_as_new()
+        try:
+            await self._setup()
+            while not self._cycles_exhausted():
+                await self._wait_while_paused()
+                await self._cycle()
+                if self._cycles_exhausted():
+                    break
+                await self._wait_for_next_sync()
+                if self._should_continue_as_new():
+                    await self._continue_as_new()
+        except RestRequested:
+            # parked so long its history grew: the next run retries the step it waited on
+            await self._continue_as_new()
         return await self._finish()
 
     # --- setup -----------------------------------------------------------------------------------------
@@ -97,6 +107,7 @@ class PersonaLoopWorkflow:
         setup = PersonaSetup(self._inp.account_ref, self._config, self._state, self._steps, self._record_error)
         await setup.run()
         self._targets_missing = setup.targets_missing
+        self._setup_notes = setup.notes
         self._steps.refresh_details()
 
     # --- one cycle -------------------------------------------------------------------------------------
@@ -104,6 +115,7 @@ class PersonaLoopWorkflow:
     async def _cycle(self) -> None:
         self._next_sync_at = None
         persona_rules.roll_day(self._state, self._today())
+        await reconcile_posts(self._steps, self._state, self._record_progress, self._record_error)
         await self._sync()
         items = await self._plan()
         await self._start_posts(items)
@@ -286,7 +298,12 @@ class PersonaLoopWorkflow:
         after = self._inp.continue_as_new_after_cycles
         if after is not None and self._cycles_this_run >= after:
             return True
-        return workflow.info().is_continue_as_new_suggested()
+        return self._history_is_long()
+
+    @staticmethod
+    def _history_is_long() -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= MAX_RUN_EVENTS
 
     async def _continue_as_new(self) -> None:
         """Start a fresh history carrying everything the loop remembers; children run on untouched."""
@@ -323,27 +340,10 @@ class PersonaLoopWorkflow:
 
     def _record_progress(self, progress: PostProgress) -> None:
         """Keep the latest progress of an active post; fold a finished one into counters and spending."""
-        child_id = progress.workflow_id
-        previous = self._state.active_posts.get(child_id)
-        if previous is None and progress.finished:
-            workflow.logger.info("Ignoring a repeated end report from %s", child_id)
-            return
-        persona_rules.count_generation(self._state, previous, progress)
-        seen = {o.kind for o in previous.observations} if previous else set()
-        self._state.durations = polling.learn(
-            self._state.durations, (o for o in progress.observations if o.kind not in seen)
-        )
-        persona_rules.roll_day(self._state, self._today())
-        cost_delta = progress.cost_cents - (previous.cost_cents if previous else 0)
-        if cost_delta > 0:
-            self._state.spent_today_cents += cost_delta
-        if progress.cost_cents > 0 or progress.finished:
-            self._state.reserved_cents.pop(child_id, None)
-        if progress.finished:
-            del self._state.active_posts[child_id]
-            persona_rules.apply_outcome(self._state, progress)
-        else:
-            self._state.active_posts[child_id] = progress
+        previous = self._state.active_posts.get(progress.workflow_id)
+        self._state.durations = polling.learn_from_progress(self._state.durations, previous, progress)
+        if not persona_rules.record_progress(self._state, progress, self._today()):
+            workflow.logger.info("Ignoring a repeated end report from %s", progress.workflow_id)
         self._steps.refresh_details()
 
     # --- signals and query ----------------------------------------------------------------------------
@@ -415,7 +415,7 @@ class PersonaLoopWorkflow:
             last_error=self._state.last_error,
             next_sync_at=self._next_sync_at,
             targets_missing=list(self._targets_missing),
-            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
+            notes=[*self._setup_notes, *persona_rules.planning_notes(self._state.plan_book, self._unattributed)],
         )
 
     def _pending_approvals(self) -> list[PendingApproval]:
@@ -433,7 +433,7 @@ class PersonaLoopWorkflow:
             budget_note=self._budget_note,
             last_sync=self._last_sync,
             targets_missing=self._targets_missing,
-            notes=persona_rules.planning_notes(self._state.plan_book, self._unattributed),
+            notes=[*self._setup_notes, *persona_rules.planning_notes(self._state.plan_book, self._unattributed)],
         )
 
     # --- helpers -------------------------------------------------------------------------------------

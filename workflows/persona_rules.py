@@ -22,6 +22,7 @@ __all__ = [
     "plan_limit",
     "planning_notes",
     "progress_from_result",
+    "record_progress",
     "roll_day",
     "target_label",
 ]
@@ -153,3 +154,26 @@ def count_generation(state: PersonaState, previous: PostProgress | None, progres
         state.counters.generated += 1
     else:
         state.counters.adopted += 1
+
+
+def record_progress(state: PersonaState, progress: PostProgress, today: str) -> bool:
+    """Keep the latest progress of an active post; fold a finished one into counters and spending.
+
+    False (and nothing changes) for the end report of a post that is not active any more: a repeat."""
+    child_id = progress.workflow_id
+    previous = state.active_posts.get(child_id)
+    if previous is None and progress.finished:
+        return False
+    count_generation(state, previous, progress)
+    roll_day(state, today)
+    cost_delta = progress.cost_cents - (previous.cost_cents if previous else 0)
+    if cost_delta > 0:
+        state.spent_today_cents += cost_delta
+    if progress.cost_cents > 0 or progress.finished:
+        state.reserved_cents.pop(child_id, None)
+    if progress.finished:
+        del state.active_posts[child_id]
+        apply_outcome(state, progress)
+    else:
+        state.active_posts[child_id] = progress
+    return True

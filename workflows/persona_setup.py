@@ -42,6 +42,7 @@ class PersonaSetup:
         self._steps = steps
         self._record_error = record_error
         self.targets_missing: list[str] = []
+        self.notes: list[str] = []  # targets linked by a fallback, and why
 
     async def run(self) -> None:
         await self._ensure_persona()
@@ -125,6 +126,8 @@ class PersonaSetup:
             reason = view.reason or "no connected account matches"
             self.targets_missing.append(f"{label}: {reason}")
             workflow.logger.warning("Publishing target %s missing: %s", label, reason)
+        elif view.reason:
+            self.notes.append(f"publishing target {label}: {view.reason}")
 
     @property
     def _persona_id(self) -> str:

@@ -19,9 +19,10 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.poll_plan import PollPlan
     from workflows.durations import KINDS, DurationObservation, DurationSummary, observe, plan_checks
+    from workflows.models import PostProgress
     from workflows.policies import Timing
 
-__all__ = ["FIRST_CHECK_PATCH", "learn", "observation", "plan_poll", "wait_for_first_check"]
+__all__ = ["FIRST_CHECK_PATCH", "learn", "learn_from_progress", "observation", "plan_poll", "wait_for_first_check"]
 
 #: Runs recorded before polls waited for their first planned check replay without that timer.
 FIRST_CHECK_PATCH = "poll-first-check-timer"
@@ -75,3 +76,14 @@ def learn(summary: DurationSummary, observations: Iterable[DurationObservation |
         if seen is not None:
             summary = observe(summary, seen.kind, seen.not_done_at, seen.done_at)
     return summary
+
+
+def learn_from_progress(
+    summary: DurationSummary, previous: PostProgress | None, progress: PostProgress
+) -> DurationSummary:
+    """The persona's summary after a post's report: each kind a post observed is learned once (reports
+    repeat what came before; a repeated end report of a post no longer in flight teaches nothing)."""
+    if previous is None and progress.finished:
+        return summary
+    seen = {o.kind for o in previous.observations} if previous else set()
+    return learn(summary, (o for o in progress.observations if o.kind not in seen))

@@ -14,7 +14,7 @@ One object per workflow run, so the three workflows share one rule for each of t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.error_types import ErrorType
     from activities.models import AccountRef, BalanceView
     from activities.reelmirror import ReelMirrorActivities
+    from observability import metrics
     from workflows import policies
     from workflows.failures import ParkKind, error_message, error_type, park_kind
     from workflows.policies import ActivityOptions, Timing
@@ -38,6 +39,7 @@ __all__ = [
     "CREDENTIALS_REASON",
     "OPERATOR_REASON",
     "ParkState",
+    "RestRequested",
     "StepFailed",
     "Steps",
 ]
@@ -52,6 +54,15 @@ CREDENTIALS_REASON = (
 )
 OPERATOR_REASON = "{message}; after an upgrade or a vendor fix, send retry"
 ALL_PARK_KINDS: frozenset[ParkKind] = frozenset({"balance", "credentials", "operator"})
+
+
+#: A parked workflow's re-checks back off to this many times their first interval: a week parked on an
+#: empty balance costs a few hundred events, not thousands.
+RECHECK_BACKOFF_CAP = 8
+
+
+class RestRequested(Exception):
+    """Raised out of a park's wait when the workflow should continue as new before waiting on."""
 
 
 class StepFailed(Exception):
@@ -95,11 +106,14 @@ class Steps(Generic[S]):
         upsert_unchanged: bool = True,
         recheck_cents: int = 1,
         parks_on: frozenset[ParkKind] = ALL_PARK_KINDS,
+        should_rest: Callable[[], bool] | None = None,
     ) -> None:
         """`upsert_unchanged`: upsert STAGE on every `set_stage`, or only on a change (recorded histories
         depend on which: posts and onboarding upsert on every entry, the persona on change).
         `recheck_cents`: the balance that makes a periodic re-check end a balance wait by default.
-        `parks_on`: the kinds of failure `run` parks on; others propagate to the workflow."""
+        `parks_on`: the kinds of failure `run` parks on; others propagate to the workflow.
+        `should_rest`: asked between a park's re-checks; True raises `RestRequested` so the workflow can
+        continue as new (its history stays bounded however long the park lasts)."""
         self.account_ref = account_ref
         self.timing = timing
         self.stage: S = stage
@@ -114,6 +128,7 @@ class Steps(Generic[S]):
         self._after_stage = after_stage
         self._upsert_unchanged = upsert_unchanged
         self._recheck_cents = recheck_cents
+        self._should_rest = should_rest
 
     # --- activities ----------------------------------------------------------------------------------
 
@@ -216,6 +231,7 @@ class Steps(Generic[S]):
     async def _park(self, state: ParkState, wait: Callable[[], Awaitable[None]]) -> None:
         self.park = state
         self._stage_before_park = self.stage
+        metrics.parked(state.kind)
         await self.set_stage(self._parked_stage)
         workflow.logger.warning("Parked while trying to %s: %s", state.what, state.reason)
         try:
@@ -227,8 +243,8 @@ class Steps(Generic[S]):
         workflow.logger.info("Resuming: retrying the step to %s", state.what)
 
     async def _wait_for_balance(self, needed_cents: int) -> None:
-        interval = self.timing.scaled(self.timing.balance_recheck_minutes * 60)
-        while True:
+        first = self.timing.scaled(self.timing.balance_recheck_minutes * 60)
+        for interval in _backing_off(first):
             if await _condition_or_timeout(lambda: self.topped_up, interval, "next balance re-check while parked"):
                 self.topped_up = False
                 return
@@ -236,10 +252,11 @@ class Steps(Generic[S]):
             # an answer without an amount cannot say "still short": retrying the step is the only test
             if balance is not None and (balance.balance_cents is None or balance.balance_cents >= needed_cents):
                 return
+            self._rest_if_asked()
 
     async def _wait_for_credentials(self) -> None:
-        interval = self.timing.scaled(self.timing.credentials_recheck_minutes * 60)
-        while True:
+        first = self.timing.scaled(self.timing.credentials_recheck_minutes * 60)
+        for interval in _backing_off(first):
             if await _condition_or_timeout(
                 lambda: self.credentials_updated, interval, "next API key re-check while parked"
             ):
@@ -247,6 +264,11 @@ class Steps(Generic[S]):
                 return
             if await self._recheck("re-check the API key while parked") is not None:
                 return
+            self._rest_if_asked()
+
+    def _rest_if_asked(self) -> None:
+        if self._should_rest is not None and self._should_rest():
+            raise RestRequested
 
     async def _wait_for_retry(self) -> None:
         """No timer: only the operator knows when the cause is gone."""
@@ -262,6 +284,14 @@ class Steps(Generic[S]):
         except ActivityError as err:
             workflow.logger.info("Still parked: %s", error_message(err))
             return None
+
+
+def _backing_off(first: timedelta) -> Iterator[timedelta]:
+    """first, 2x, 4x ... up to RECHECK_BACKOFF_CAP times first, then that for ever."""
+    factor = 1
+    while True:
+        yield first * factor
+        factor = min(factor * 2, RECHECK_BACKOFF_CAP)
 
 
 async def _condition_or_timeout(condition: Callable[[], bool], limit: timedelta, summary: str) -> bool:

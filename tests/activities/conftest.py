@@ -17,7 +17,7 @@ from activity_helpers import PUBLISHABLE_KEY, RETRY_503_SECONDS, Account, Runner
 
 from activities.mailbox import SimulatorMailbox
 from activities.reelmirror import ReelMirrorActivities
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore, SecretStore
 from activities.settings import ActivitySettings
 from simulator.config import SimulatorConfig
 from simulator.server import SimulatorServer
@@ -52,7 +52,7 @@ def settings(simulator: SimulatorServer, localstripe: str, tmp_path: Path) -> Ac
 
 @pytest.fixture
 def store(settings: ActivitySettings) -> SecretStore:
-    return SecretStore(settings.secrets_dir)
+    return FileSecretStore(settings.secrets_dir)
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ async def test_a_sync_whose_start_answer_was_lost_is_waited_for_not_skipped(
     after = await run(acts.start_sync, persona)
     skipped = await run(acts.poll_sync_job, setup.input(JobInput, job_id=after.job_ids[0]))
     assert skipped.status == "skipped"
-    client = acts._account_client(account.ref)
+    client = await acts._account_client(account.ref)
     assert len(await client.list_source_posts(setup.persona_id)) == BACKLOG
     syncs = await sim_admin.ledger(kind="sync", persona_id=setup.persona_id)
     assert [s["details"]["status"] for s in syncs] == ["pending", "skipped", "skipped"]
@@ -88,7 +88,7 @@ async def test_plan_cycle_limits_newest_first_skips_handed_on_and_adopts_existin
     )
     assert len(plan.items) == 2 and plan.deferred == BACKLOG - 2
     first, second = plan.items
-    listed = await acts._account_client(account.ref).list_source_posts(setup.persona_id)
+    listed = await (await acts._account_client(account.ref)).list_source_posts(setup.persona_id)
     newest = sorted(listed, key=lambda p: (p.posted_at, p.id), reverse=True)
     assert [first.source_post_id, second.source_post_id] == [p.id for p in newest[:2]]
     assert all(item.source_id == setup.source_id and item.automation_mode == "sync_only" for item in plan.items)
@@ -251,7 +251,7 @@ async def test_a_bad_key_is_unauthorized_and_no_key_is_missing_secret(
 ) -> None:
     account = await onboarded(card=False)
     bad_key = "rm_" + "Z" * 40
-    store.put(account.ref, "api_key", bad_key)
+    await store.put(account.ref, "api_key", bad_key)
     error = await run.failure(acts.get_balance, AccountRef(account_ref=account.ref))
     assert error.type == "UNAUTHORIZED" and error.non_retryable
     assert bad_key not in error.message

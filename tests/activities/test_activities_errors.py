@@ -14,7 +14,7 @@ from activities.backoff import BACKOFF_INITIAL, backoff_delay
 from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
 from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
 from activities.mailbox import MailboxAuthError, MailboxError
-from activities.secrets import MissingSecretError, SecretStoreError
+from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
 from activities.settings import ActivitySettings
 from activities.unusable import UnusableAnswers
 from reelmirror import errors as rm
@@ -46,6 +46,7 @@ ROWS = [
     (rm.StripeConfirmationError("declined", decline_code="card_declined"), ErrorType.CARD_DECLINED, True, None),
     (MissingSecretError("acct", "api_key"), ErrorType.MISSING_SECRET, True, None),
     (SecretStoreError("world-readable"), ErrorType.MISSING_SECRET, True, None),
+    (SecretStoreUnavailableError("database restarting"), ErrorType.TRANSPORT_ERROR, False, BACKOFF_INITIAL),
     (MailboxError("unreachable"), ErrorType.TRANSPORT_ERROR, False, BACKOFF_INITIAL),
     (MailboxAuthError("login refused"), ErrorType.MAILBOX_AUTH, True, None),
 ]

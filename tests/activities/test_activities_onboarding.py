@@ -31,15 +31,15 @@ async def test_onboarding_end_to_end(
     ref = "bot-1"
     signup = await run(acts.signup, SignupInput(account_ref=ref, email=EMAIL))
     assert signup.user_id and not signup.already_exists
-    assert store.has(ref, "password")
+    assert await store.has(ref, "password")
 
     verified = await run(acts.verify_email, VerifyEmailInput(account_ref=ref, email=EMAIL))
     assert (verified.user_id, verified.email) == (signup.user_id, EMAIL)
-    jwt = store.get(ref, "jwt")
+    jwt = await store.get(ref, "jwt")
     assert jwt is not None and verified.jwt_fingerprint == fingerprint(jwt)
 
     key = await run(acts.create_api_key, CreateApiKeyInput(account_ref=ref, name="bot", scopes=list(ALL_SCOPES)))
-    stored_key = store.get(ref, "api_key")
+    stored_key = await store.get(ref, "api_key")
     assert stored_key is not None and key.fingerprint == fingerprint(stored_key)
     assert set(key.scopes) == set(ALL_SCOPES) and not key.reused
     assert stored_key.get_secret_value() not in key.model_dump_json()
@@ -109,11 +109,11 @@ async def test_create_api_key_replaces_a_refused_key(
     ref = "bot-3"
     await run(acts.signup, SignupInput(account_ref=ref, email=EMAIL))
     await run(acts.verify_email, VerifyEmailInput(account_ref=ref, email=EMAIL))
-    store.put(ref, "api_key", "rm_" + "x" * 40)  # revoked by an operator, say
+    await store.put(ref, "api_key", "rm_" + "x" * 40)  # revoked by an operator, say
     key = await run(acts.create_api_key, CreateApiKeyInput(account_ref=ref, name="bot", scopes=["billing:read"]))
     assert not key.reused
-    assert store.get(ref, "api_key") is not None
-    assert key.fingerprint == fingerprint(store.get(ref, "api_key"))  # type: ignore[arg-type]
+    assert await store.get(ref, "api_key") is not None
+    assert key.fingerprint == fingerprint(await store.get(ref, "api_key"))  # type: ignore[arg-type]
 
 
 async def test_verify_email_before_the_mail_arrives_is_not_ready(run: Runner, acts: ReelMirrorActivities) -> None:
@@ -166,7 +166,7 @@ async def test_declined_card_is_card_declined(
     run: Runner, acts: ReelMirrorActivities, store: SecretStore, onboarded: Callable[..., Awaitable[Account]]
 ) -> None:
     account = await onboarded(card=False)
-    store.put(account.ref, "payment_method", "pm_card_visa_chargeDeclined")  # the store wins over the setting
+    await store.put(account.ref, "payment_method", "pm_card_visa_chargeDeclined")  # the store wins over the setting
     error = await run.failure(acts.attach_card, AccountRef(account_ref=account.ref))
     assert error.type == ErrorType.CARD_DECLINED and error.non_retryable
     assert "declined" in error.message and "pm_card" not in error.message

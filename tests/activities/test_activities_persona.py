@@ -37,7 +37,7 @@ async def test_ensure_persona_picks_the_oldest_of_same_named_personas(
     onboarded: Callable[..., Awaitable[Account]],
 ) -> None:
     account = await onboarded(card=False)
-    key = store.get(account.ref, "api_key")
+    key = await store.get(account.ref, "api_key")
     assert key is not None
     async with ReelMirrorClient(simulator.base_url, token=key) as client:
         oldest = await client.create_persona("Twin", "a")

@@ -19,12 +19,14 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.http_timeout_seconds == 30
     assert settings.service_unavailable_retry_seconds == 60
     assert settings.payment_method is None
+    assert settings.secrets_url is None
 
 
 def test_every_variable_is_read() -> None:
     env = {
         "REELMIRROR_BASE_URL": "http://127.0.0.1:8787/api/",
         "REELMIRROR_SECRETS_DIR": "state/keys",
+        "REELMIRROR_SECRETS_URL": "postgresql://bot@db.internal:5432/reelmirror",
         "REELMIRROR_MAILBOX_URL": "http://127.0.0.1:8787",
         "STRIPE_API_BASE": "http://127.0.0.1:8420",
         "STRIPE_PUBLISHABLE_KEY": "pk_test_abc",
@@ -38,6 +40,8 @@ def test_every_variable_is_read() -> None:
     settings = ActivitySettings.from_env(env)
     assert settings.base_url == "http://127.0.0.1:8787/api"
     assert settings.secrets_dir == Path("state/keys")
+    assert settings.secrets_url is not None
+    assert settings.secrets_url.get_secret_value() == "postgresql://bot@db.internal:5432/reelmirror"
     assert settings.mailbox_url == "http://127.0.0.1:8787"
     assert settings.unusable_answer_budget_seconds == 120
     assert settings.stripe_api_base == "http://127.0.0.1:8420"
@@ -68,6 +72,8 @@ def test_empty_values_mean_default() -> None:
         ("REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS", "0"),
         ("REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS", "nan"),
         ("REELMIRROR_PAYMENT_METHOD", "4242424242424242"),
+        ("REELMIRROR_SECRETS_URL", "mysql://bot:hunter2@db/reelmirror"),
+        ("REELMIRROR_SECRETS_URL", "db.internal:5432"),
     ],
 )
 def test_bad_value_names_the_variable(var: str, value: str) -> None:
@@ -81,6 +87,15 @@ def test_bad_secret_values_are_not_echoed() -> None:
     with pytest.raises(SettingsError) as info:
         ActivitySettings.from_env({"REELMIRROR_PAYMENT_METHOD": "4242424242424242"})
     assert "4242424242424242" not in str(info.value)
+
+
+def test_secrets_url_is_never_echoed() -> None:
+    url = "mysql://bot:hunter2@db/reelmirror"
+    with pytest.raises(SettingsError) as info:
+        ActivitySettings.from_env({"REELMIRROR_SECRETS_URL": url})
+    assert "hunter2" not in str(info.value) and url not in str(info.value)
+    settings = ActivitySettings.from_env({"REELMIRROR_SECRETS_URL": "postgresql://bot:hunter2@db/reelmirror"})
+    assert "hunter2" not in repr(settings) and "hunter2" not in settings.model_dump_json()
 
 
 def test_several_bad_values_are_all_reported() -> None:

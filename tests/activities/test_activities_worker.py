@@ -87,7 +87,8 @@ def test_all_lists_every_activity_once_under_its_registered_name(acts: ReelMirro
 
     names = [activity._Definition.must_from_callable(fn).name for fn in acts.all()]
     assert names == [fn.__name__ for fn in acts.all()]
-    assert len(set(names)) == 21 and {"signup", "generate_post", "approve_post", "poll_deliveries"} <= set(names)
+    assert len(set(names)) == len(names) == 22
+    assert {"signup", "generate_post", "approve_post", "poll_deliveries", "post_states"} <= set(names)
 
 
 async def test_a_workflow_runs_the_activities_through_a_worker(

@@ -12,13 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from codec.keys import KEYS_ENV, generate_key
 from devstack.ports import free_port
 
 REPO = Path(__file__).parents[2]
 
 
-def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {"TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}", "PATH": "/usr/bin:/bin", "HOME": str(REPO)}
+def run_cli(*args: str, stdin: str = "", **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(REPO),
+        KEYS_ENV: generate_key("cli-test"),
+        **extra_env,
+    }
     return subprocess.run(
         [sys.executable, str(REPO / "starter.py"), *args],
         capture_output=True, text=True, env=env, input=stdin, timeout=60, cwd=REPO,
@@ -43,7 +50,9 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         (("onboard", "--email", "a@b.co", "--auto-reload"), "--auto-reload needs --card"),
         (("onboard", "--email", "a@b.co", "--time-scale", "3"), "--time-scale"),
         (("onboard", "--email", "a@b.co", "--confirmation", "carrier-pigeon"), "--confirmation"),
-        (("confirm-email", "a@b.co", "not-a-link"), "must be the http(s) URL"),
+        (("confirm-email", "main", "not-a-link"), "must be the http(s) URL"),
+        (("confirm-email", "a@b.co", "https://x.test/verify"), "not the e-mail address"),
+        (("confirm-email", "Bad Name", "https://x.test/verify"), "ACCOUNT: 'Bad Name' is not a valid account name"),
         (("account", "import-key", "main"), "must hold the API key"),
         (("account", "import-key", "../etc"), "ACCOUNT: '../etc' is not a valid account name"),
         (
@@ -83,3 +92,29 @@ def test_help_lists_every_operator_command() -> None:
     for command in ("onboard", "confirm-email", "persona", "approve", "reject", "pause", "resume", "topped-up",
                     "credentials-updated", "status", "watch", "account"):  # fmt: skip
         assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({KEYS_ENV: ""}, "REELMIRROR_CODEC_KEYS"),  # no key at all
+        ({KEYS_ENV: "k1:not-base64!"}, "REELMIRROR_CODEC_KEYS"),
+        ({KEYS_ENV: "", "REELMIRROR_CODEC_KEY_FILE": "/nonexistent/codec.key"}, "REELMIRROR_CODEC_KEY_FILE"),
+        ({"REELMIRROR_CODEC": "maybe"}, "REELMIRROR_CODEC"),
+        ({"REELMIRROR_CODEC": "off"}, "REELMIRROR_CODEC=off but an encryption key is set"),
+        ({"REELMIRROR_OTEL_EXPORTER": "jaeger"}, "REELMIRROR_OTEL_EXPORTER"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ],
+)
+def test_a_missing_or_bad_key_or_trace_setting_is_one_line_naming_it(env: dict[str, str], named: str) -> None:
+    result = run_cli("status", **env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_codec_off_is_an_explicit_opt_out() -> None:
+    result = run_cli("status", **{KEYS_ENV: "", "REELMIRROR_CODEC": "off"})
+    assert result.returncode == 1, "past the codec check, on to the (closed) Temporal port"
+    assert result.stderr.startswith("error: cannot reach Temporal")

@@ -52,9 +52,9 @@ def pid_counts(identities: Counter[str]) -> Counter[int]:
     return counts
 
 
-async def workflow_ids(client: Client, slug: str, email: str) -> list[str]:
+async def workflow_ids(client: Client, slug: str, account: str) -> list[str]:
     """The onboarding, the persona and every post workflow of the persona."""
-    ids = [onboarding_workflow_id(email), f"persona-{slug}"]
+    ids = [onboarding_workflow_id(account), f"persona-{slug}"]
     query = f"WorkflowType = 'ContentPostWorkflow' AND {PERSONA.name} = '{slug}'"
     ids += [execution.id async for execution in client.list_workflows(query)]
     return ids
@@ -75,7 +75,7 @@ async def test_two_workers_share_the_work_and_one_dies_mid_run(
             raise AssertionError("the run ended before both workers were seen running activities")
         if not await admin.ledger(kind="generate", persona_id=persona_id):
             return None
-        counts = pid_counts(await activity_identities(client, await workflow_ids(client, config.persona_slug, EMAIL)))
+        counts = pid_counts(await activity_identities(client, await workflow_ids(client, config.persona_slug, ACCOUNT)))
         return counts if {first.pid, second.pid} <= set(counts) else None
 
     before = await wait_for(both_busy_mid_run, "both workers running activities", within=120, every=0.2)
@@ -87,7 +87,7 @@ async def test_two_workers_share_the_work_and_one_dies_mid_run(
     recovery.record("one of two workers killed", killed)
 
     assert second.alive()
-    after = pid_counts(await activity_identities(client, await workflow_ids(client, config.persona_slug, EMAIL)))
+    after = pid_counts(await activity_identities(client, await workflow_ids(client, config.persona_slug, ACCOUNT)))
     print(f"[crash] activities per worker pid at the end: {dict(after)}")
     assert after[second.pid] > before[second.pid], "the surviving worker took over nothing"
     await assert_cycle_done(client, config, status, posts=POSTS)

@@ -84,7 +84,7 @@ async def test_a_worker_killed_between_signup_and_email_confirmation(
     stack.start_worker()
 
     link = await wait_for(lambda: admin.confirmation_link(email), "the confirmation e-mail")
-    await ops.confirm_email(client, email, link)
+    await ops.confirm_email(client, account, link)
     summary: AccountSummary = await asyncio.wait_for(handle.result(), RESULT_TIMEOUT)
     recovery.record("a: signup -> confirm", killed)
 

@@ -216,6 +216,7 @@ def test_worker_refuses_half_an_imap_configuration_before_it_connects(tmp_path: 
         "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",  # closed: reaching it would fail differently
         "REELMIRROR_SECRETS_DIR": str(tmp_path / "secrets"),
         "REELMIRROR_IMAP_HOST": "imap.example.com",
+        "REELMIRROR_CODEC": "off",
     }
     result = subprocess.run(
         [sys.executable, str(REPO / "worker.py")], capture_output=True, text=True, env=env, timeout=60

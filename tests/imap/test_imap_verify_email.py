@@ -18,7 +18,7 @@ from activities.error_types import ErrorType
 from activities.imap_mailbox import ImapMailbox
 from activities.models import SignupInput, VerifyEmailInput
 from activities.reelmirror import ReelMirrorActivities
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from activities.settings import ActivitySettings
 from devstack.dovecot import Dovecot
 from simulator.admin import SimulatorAdmin
@@ -31,7 +31,7 @@ def settings(simulator: SimulatorServer, tmp_path: Path) -> ActivitySettings:
 
 
 async def _activities(settings: ActivitySettings, mailbox: ImapMailbox) -> AsyncIterator[ReelMirrorActivities]:
-    activities = ReelMirrorActivities(settings, SecretStore(settings.secrets_dir), mailbox)
+    activities = ReelMirrorActivities(settings, FileSecretStore(settings.secrets_dir), mailbox)
     try:
         yield activities
     finally:

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
 from devstack.stack import LocalStack
 from simulator.admin import SimulatorAdmin
-from workflows.config import AutoReloadConfig, OnboardingInput, PersonaConfig
+from workflows.config import AutoReloadConfig, OnboardingInput, PersonaConfig, onboarding_workflow_id
 from workflows.models import AccountSummary, PersonaStatus
 from workflows.persona_loop import PersonaLoopWorkflow
 from workflows.policies import Timing
@@ -66,12 +66,10 @@ async def test_onboarding_creates_one_account_and_keeps_secrets_out_of_history(
     assert kinds["api_key"] == 1
     assert kinds["bonus"] == 1
 
-    stored = SecretStore(stack.secrets_dir)
-    secrets = [stored.get(ACCOUNT, name).get_secret_value() for name in ("api_key", "password", "jwt")]
+    stored = FileSecretStore(stack.secrets_dir)
+    secrets = [(await stored.require(ACCOUNT, name)).get_secret_value() for name in ("api_key", "password", "jwt")]
     assert secrets, "the worker's secret store should hold the account's credentials"
-    history = await client.get_workflow_handle(
-        f"onboarding-{EMAIL.replace('@', '-').replace('.', '-')}"
-    ).fetch_history()
+    history = await client.get_workflow_handle(onboarding_workflow_id(ACCOUNT)).fetch_history()
     history_text = json.dumps(history.to_json_dict())
     for secret in secrets:
         assert secret not in history_text

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE, connect
 from devstack.stack import LocalStack, StackConfig
@@ -214,12 +214,12 @@ async def collect(client: Client, workflow_ids: list[str], known_secrets: list[s
     return recorded
 
 
-def stored_secrets(stack: LocalStack) -> list[str]:
+async def stored_secrets(stack: LocalStack) -> list[str]:
     """Every secret the worker stored for the recorded accounts: none of them may appear in a history."""
-    store = SecretStore(stack.secrets_dir)
+    store = FileSecretStore(stack.secrets_dir)
     secrets = []
     for _, account in (MAIN, PARKED):
-        found = {name: store.get(account, name) for name in SECRET_NAMES}
+        found = {name: await store.get(account, name) for name in SECRET_NAMES}
         missing = [name for name in REQUIRED_SECRETS if found[name] is None]
         if missing:
             raise RecordingError(f"the secret store holds no {', '.join(missing)} for {account}: nothing to check")
@@ -242,15 +242,17 @@ async def record(stack: LocalStack) -> list[Recorded]:
         await asyncio.gather(onboard(client, *MAIN, auto_reload=True), onboard(client, *PARKED, auto_reload=False))
         await persona_cycle(client, admin)
         await parked_post(client, admin)
-    workflow_ids = [onboarding_workflow_id(MAIN[0]), onboarding_workflow_id(PARKED[0])]
+    workflow_ids = [onboarding_workflow_id(MAIN[1]), onboarding_workflow_id(PARKED[1])]
     for slug in (CYCLE_SLUG, PARKED_SLUG):
         workflow_ids += [f"persona-{slug}", *await child_ids(client, f"persona-{slug}")]
-    return await collect(client, workflow_ids, stored_secrets(stack))
+    return await collect(client, workflow_ids, await stored_secrets(stack))
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="reelmirror-record-") as state_dir:
-        config = StackConfig(time_scale=TIME_SCALE, ui_port=None, state_dir=Path(state_dir))
+        # Recorded in plaintext (codec off): the fixtures hold only made-up data and stay reviewable and
+        # replayable without a key; ids are not part of replay, so older files replay as well.
+        config = StackConfig(time_scale=TIME_SCALE, ui_port=None, state_dir=Path(state_dir), codec=False)
         with LocalStack(config) as stack:
             try:
                 recorded = asyncio.run(record(stack))

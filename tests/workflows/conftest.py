@@ -82,6 +82,7 @@ def start_worker(workflow_env: WorkflowEnvironment, fake: FakeReelMirror) -> Wor
     async def run(*workflows: type, fake_backend: FakeReelMirror | None = None) -> AsyncIterator[str]:
         task_queue = f"tq-{uuid.uuid4().hex[:12]}"
         backend = fake_backend or fake
+        backend.temporal = workflow_env.client
         async with Worker(
             workflow_env.client,
             task_queue=task_queue,

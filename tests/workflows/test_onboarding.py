@@ -35,7 +35,7 @@ def onboarding(**overrides) -> OnboardingInput:
 
 async def start(client: Client, task_queue: str, inp: OnboardingInput) -> WorkflowHandle:
     return await client.start_workflow(
-        OnboardingWorkflow.run, inp, id=onboarding_workflow_id(inp.email), task_queue=task_queue
+        OnboardingWorkflow.run, inp, id=onboarding_workflow_id(inp.account_ref), task_queue=task_queue
     )
 
 

@@ -33,7 +33,7 @@ async def test_onboarding_is_traced_from_start_to_activities(client: Client) -> 
 
     async with Worker(traced, task_queue=task_queue, workflows=[OnboardingWorkflow], activities=fake.activities()):
         await traced.execute_workflow(
-            OnboardingWorkflow.run, inp, id=onboarding_workflow_id(inp.email), task_queue=task_queue
+            OnboardingWorkflow.run, inp, id=onboarding_workflow_id(inp.account_ref), task_queue=task_queue
         )
 
     spans = exporter.get_finished_spans()

@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import activity, workflow
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
@@ -57,6 +58,8 @@ from activities.models import (
     PersonaView,
     PlanCycleInput,
     PlannedPost,
+    PostStatesInput,
+    PostStatesView,
     RejectInput,
     SignupInput,
     SignupOutcome,
@@ -68,6 +71,7 @@ from activities.models import (
     VerifyEmailOutcome,
 )
 from activities.planning import Listed, read_listing
+from activities.workflow_state import describe_posts
 from workflows.models import PostProgress
 
 with workflow.unsafe.imports_passed_through():
@@ -168,6 +172,8 @@ class FakeTarget:
 
 class FakeReelMirror:
     """State of one fake ReelMirror account world; its `activities()` are registered on the test worker."""
+
+    temporal: Client | None = None  # the test server's client, for `post_states`
 
     def __init__(
         self,
@@ -598,6 +604,13 @@ class FakeReelMirror:
                 )
             )
         return CyclePlan(items=items, deferred=deferred, book=book)
+
+    @activity.defn
+    async def post_states(self, inp: PostStatesInput) -> PostStatesView:
+        """The real lookup, on the test server the worker runs against (set by the worker fixture)."""
+        self._enter("post_states", keyed=False)
+        assert self.temporal is not None, "the worker fixture hands the fake its Temporal client"
+        return await describe_posts(self.temporal, inp.workflow_ids)
 
     # --- one post --------------------------------------------------------------------------------
 
