@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from activities.liveness import progress
 
-__all__ = ["MAX_CARRIED_BYTES", "carried_list"]
+__all__ = ["MAX_CARRIED_BYTES", "carried_ids", "carried_list", "forget_carried"]
 
 #: The largest read carried across attempts (its JSON), well under the server's payload limits.
 MAX_CARRIED_BYTES = 256 * 1024
@@ -39,3 +39,23 @@ async def carried_list(name: str, model: type[M], read: Callable[[], Awaitable[l
         reads[name] = dumped
         current.record(**{_KEY: reads})
     return items
+
+
+async def carried_ids(name: str, read: Callable[[], Awaitable[list[str]]]) -> list[str]:
+    """Ids an earlier attempt got back under `name` (what it started, say), or `read()` now."""
+    current = progress()
+    reads: dict[str, Any] = dict(current.get(_KEY) or {})
+    if isinstance(reads.get(name), list):
+        return [str(item) for item in reads[name]]
+    ids = await read()
+    reads[name] = list(ids)
+    current.record(**{_KEY: reads})
+    return ids
+
+
+def forget_carried(name: str) -> None:
+    """Drop what the attempts carried under `name`: the next attempt reads (or starts) it anew."""
+    current = progress()
+    reads: dict[str, Any] = dict(current.get(_KEY) or {})
+    if reads.pop(name, None) is not None:
+        current.record(**{_KEY: reads})

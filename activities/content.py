@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 
 from activities.base import ActivityBase, heartbeat
-from activities.carried import carried_list
+from activities.carried import carried_ids, carried_list, forget_carried
 from activities.errors import not_ready, translated
 from activities.models import (
     CyclePlan,
@@ -66,20 +66,22 @@ class ContentActivities(ActivityBase):
         and the retry policy asks again until it is over.
         """
         client = await self._account_client(input.account_ref)
-        started = await client.sync_persona(input.persona_id)
+        # a retry after a fault on a later read goes on with the sync this activity already started
+        job_ids = await carried_ids("sync_job_ids", lambda: _started_job_ids(client, input.persona_id))
         heartbeat("checking for skipped jobs")
-        jobs = [await client.get_sync_job(job_id) for job_id in started.job_ids]
+        jobs = [await client.get_sync_job(job_id) for job_id in job_ids]
         skipped = [job for job in jobs if job.status == "skipped"]
         if skipped:
             heartbeat("checking sources")
             sources = {source.id: source for source in await client.list_sources(input.persona_id)}
             running = [job for job in skipped if _unseen_sync_running(job, sources.get(job.source_id or ""))]
             if running:
+                forget_carried("sync_job_ids")  # the next attempt starts a sync of its own
                 raise not_ready(
                     f"a sync of source {running[0].source_id} started earlier is still running: waiting for its posts"
                 )
-        statuses = {job_id: job.status for job_id, job in zip(started.job_ids, jobs, strict=True)}
-        return SyncStartedView(job_ids=list(started.job_ids), statuses=statuses)
+        statuses = {job_id: job.status for job_id, job in zip(job_ids, jobs, strict=True)}
+        return SyncStartedView(job_ids=list(job_ids), statuses=statuses)
 
     @activity.defn
     @translated
@@ -211,6 +213,10 @@ def _with_dedup_fields(posts: list[GeneratedPost]) -> list[GeneratedPost]:
     if any(post.id is None or post.source_post_id is None for post in posts):
         raise MalformedResponseError("generated posts listed without id or source_post_id: cannot deduplicate")
     return posts
+
+
+async def _started_job_ids(client: ReelMirrorClient, persona_id: str) -> list[str]:
+    return list((await client.sync_persona(persona_id)).job_ids)
 
 
 def _unseen_sync_running(skipped: SyncJob, source: Source | None) -> bool:

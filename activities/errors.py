@@ -5,7 +5,7 @@ row, instead of `if status == ...` scattered over twenty activities. Each row na
 vocabulary (`activities.error_types`), which says whether Temporal may retry it and which delay rule
 overrides the retry policy's backoff for the next attempt:
 
-* `POLICY`: exponential backoff for 502 and network errors, counted from those failures only
+* `POLICY`: exponential backoff for 502 and network errors, counted from those failures in a row
   (`activities.backoff`: a 429's or a 503's wait does not lengthen the next 502's);
 * `SERVER_RESET`: a 429 waits for the reset the server announced, at least one second;
 * `SERVICE_UNAVAILABLE`: a 503 waits the configured seconds (the guide's 60 s).
@@ -26,7 +26,7 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.backoff import next_backoff
+from activities.backoff import next_backoff, server_waited
 from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
 from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
@@ -130,10 +130,12 @@ def _delay(row: ErrorRow, exc: BaseException, settings: ActivitySettings) -> tim
     if not row.retryable:
         return None
     if row.delay is Delay.SERVICE_UNAVAILABLE:
+        server_waited()
         return timedelta(seconds=settings.service_unavailable_retry_seconds)
     if row.delay is Delay.SERVER_RESET:
         seconds = getattr(exc, "retry_after_seconds", None)
         if seconds is not None:
+            server_waited()
             return max(timedelta(seconds=seconds), MIN_RATE_LIMIT_DELAY)
         # the server gave no hint: back off like after a 502
     return next_backoff()

@@ -120,7 +120,8 @@ DOWN = rm.ServiceUnavailableError("down")
         # each attempt's failure -> the delay before the next attempt, across attempts of one activity
         ([UPSTREAM, UPSTREAM, UPSTREAM], [0.5, 1, 2]),
         ([LIMITED, DOWN, LIMITED, UPSTREAM], [5, 7, 5, 0.5]),  # the 502 after three demanded waits: 0.5 s
-        ([UPSTREAM, LIMITED, DOWN, UPSTREAM, UPSTREAM], [0.5, 5, 7, 1, 2]),
+        # a demanded wait ends the streak
+        ([UPSTREAM, UPSTREAM, LIMITED, DOWN, UPSTREAM, UPSTREAM], [0.5, 1, 5, 7, 0.5, 1]),
         (
             [rm.TransportError("reset", kind="dropped"), UPSTREAM, rm.MalformedResponseError("x", status=200)],
             [0.5, 1, 2],
