@@ -166,7 +166,8 @@ async def workflow_polls(client: Client) -> dict[str, tuple[int, float]]:
                 attrs = event.activity_task_scheduled_event_attributes
                 field_name = POLL_ACTIVITIES.get(attrs.activity_type.name)
                 if field_name:
-                    scheduled[event.event_id] = json.loads(attrs.input.payloads[0].data)[field_name]
+                    [arg] = await client.data_converter.decode(attrs.input.payloads[:1])  # encrypted at rest
+                    scheduled[event.event_id] = arg[field_name]
             elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                 attrs = event.activity_task_started_event_attributes
                 attempts[attrs.scheduled_event_id] = attrs.attempt
