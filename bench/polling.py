@@ -43,6 +43,7 @@ from bench.guide_loops import GUIDE_STRATEGIES, Detection, JobRef
 from bench.rig import SCRIPT_AGENT, Rig, onboard_account, persona_config, rig
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
+from reelmirror.client import ReelMirrorClient
 
 KINDS = ("sync", "image", "video", "delivery")
 STRATEGIES = ("guide_fixed", "guide_backoff", "workflows")
@@ -118,9 +119,9 @@ def _media_kind(post: Any) -> str:
 class GuideWatcher:
     """Starts both guide loops on every job the moment it appears in the simulator."""
 
-    def __init__(self, rig: Rig) -> None:
+    def __init__(self, rig: Rig, client: ReelMirrorClient) -> None:
         self.rig = rig
-        self.client = rig.api_client(ACCOUNT)
+        self.client = client
         self.results: dict[tuple[str, str], Detection] = {}
         self._seen: dict[str, list[str]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -187,7 +188,7 @@ async def run_phase(phase: Phase, seed: int, state_dir: Path) -> dict[str, dict[
         runtime["durations_seconds"] = {k: {"min": lo, "max": hi} for k, (lo, hi) in phase.durations.items()}
     async with rig(state_dir, time_scale=phase.time_scale, seed=seed, runtime=runtime) as r:
         await onboard_account(r, EMAIL, ACCOUNT, credits_cents=phase.personas * phase.posts * phase.cycles * 300)
-        watcher = GuideWatcher(r)
+        watcher = GuideWatcher(r, await r.api_client(ACCOUNT))
         watching = asyncio.create_task(watcher.run())
         started = time.monotonic()
         handles = []

@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 from temporalio.client import Client
 
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE, connect
 from devstack.stack import LocalStack, StackConfig
@@ -40,11 +40,14 @@ __all__ = [
     "SCRIPT_AGENT",
     "CountingSimulatorServer",
     "Rig",
+    "account_key",
+    "all_closed",
     "onboard_account",
     "persona_config",
     "process_cpu_seconds",
     "process_rss_mb",
     "rig",
+    "wait_until",
 ]
 
 PUBLISHING_ACCOUNT = ("instagram", "bench_official")
@@ -115,10 +118,16 @@ class Rig:
         """A wall-clock time (Unix seconds) on the simulated clock (which is never advanced here)."""
         return self.sim.core.clock.now() - (time.time() - wall) / self.timing.time_scale
 
-    def api_client(self, account: str, user_agent: str = SCRIPT_AGENT) -> ReelMirrorClient:
+    async def api_client(self, account: str, user_agent: str = SCRIPT_AGENT) -> ReelMirrorClient:
         """A plain client on the account's key, as a script would hold it (its own User-Agent)."""
-        key = SecretStore(self.stack.secrets_dir).require(account, "api_key")
-        return ReelMirrorClient(self.server.base_url, token=key.get_secret_value(), user_agent=user_agent)
+        return ReelMirrorClient(
+            self.server.base_url, token=await account_key(self.stack, account), user_agent=user_agent
+        )
+
+
+async def account_key(stack: LocalStack, account: str) -> str:
+    """The account's `rm_` key from the stack's secret store (where onboarding put it)."""
+    return (await FileSecretStore(stack.secrets_dir).require(account, "api_key")).get_secret_value()
 
 
 @asynccontextmanager
@@ -180,6 +189,19 @@ def persona_config(slug: str, *, posts: int, cycles: int | None, approval: str =
             "approval": {"mode": approval},
         }
     )
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], every: float = 0.1) -> None:
+    """Until `check()` holds (callers bound it with `asyncio.timeout`)."""
+    while True:
+        if await check():
+            return
+        await asyncio.sleep(every)
+
+
+async def all_closed(client: Client) -> bool:
+    """No workflow runs (a post reports its end to its persona a moment before it closes)."""
+    return not [w async for w in client.list_workflows("ExecutionStatus = 'Running'")]
 
 
 _TICKS = os.sysconf("SC_CLK_TCK")
