@@ -25,6 +25,8 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.budget_rules import BudgetConfig
+from activities.fleet_budget import FleetBudget
 from activities.imap_mailbox import mailbox_from_settings
 from activities.liveness import LivenessInterceptor
 from activities.reelmirror import ReelMirrorActivities
@@ -39,8 +41,9 @@ from observability.settings import HEALTH_PORT_ENV, ObservabilitySettings
 from workflows.content_post import ContentPostWorkflow
 from workflows.onboarding import OnboardingWorkflow
 from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.rate_budget import RateBudgetWorkflow
 
-WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow]
+WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow, RateBudgetWorkflow]
 
 
 def build_activities(settings: ActivitySettings, store: SecretStore) -> ReelMirrorActivities:
@@ -62,6 +65,22 @@ def workflow_cache_size(env: Mapping[str, str] | None = None) -> int:
     if not raw.isdigit():
         raise ValueError(f"{CACHE_ENV} must be a whole number of workflows")
     return int(raw)
+
+
+BUDGET_ENV = "REELMIRROR_RATE_BUDGET"
+
+
+def rate_budget(env: Mapping[str, str] | None = None) -> BudgetConfig | None:
+    """`REELMIRROR_RATE_BUDGET=LIMIT/WINDOW_SECONDS` (e.g. `120/60`): every worker of the fleet keeps each
+    key under that limit together (`activities.fleet_budget`); unset: no shared budget."""
+    raw = (os.environ if env is None else env).get(BUDGET_ENV, "").strip()
+    if not raw:
+        return None
+    limit, _, window = raw.partition("/")
+    try:
+        return BudgetConfig(limit=int(limit), window_seconds=float(window))
+    except ValueError:
+        raise ValueError(f"{BUDGET_ENV} must be LIMIT/WINDOW_SECONDS, e.g. 120/60") from None
 
 
 def build_worker(
@@ -96,6 +115,7 @@ async def run() -> None:
     settings = ActivitySettings.from_env()
     telemetry = ObservabilitySettings.from_env()
     cache_size = workflow_cache_size()
+    budget = rate_budget()
     converter = converter_from_env()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,6 +148,8 @@ async def run() -> None:
         stopping.cancel()
         client = connecting.result()
         queue = task_queue()
+        if budget is not None:
+            activities.fleet_budget = FleetBudget(client, queue, budget)
         async with build_worker(client, queue, activities, cache_size):
             readiness.running(client)
             logging.info("worker polling task queue %r on %s", queue, client.service_client.config.target_host)

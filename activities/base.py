@@ -13,6 +13,7 @@ from __future__ import annotations
 import httpx
 from temporalio import activity
 
+from activities.fleet_budget import BudgetedTransport, FleetBudget
 from activities.liveness import progress
 from activities.mailbox import MailboxReader
 from activities.secrets import SecretStore
@@ -40,6 +41,8 @@ class ActivityBase:
         self.store = store
         self.mailbox = mailbox
         self.unusable = UnusableAnswers()
+        # the fleet's per-key request budget, when the worker runs with one (`activities.fleet_budget`)
+        self.fleet_budget: FleetBudget | None = None
         self._http: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
@@ -47,7 +50,10 @@ class ActivityBase:
 
     def _pool(self) -> httpx.AsyncClient:
         if self._http is None or self._http.is_closed:
-            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds, transport=ObservedTransport())
+            transport: httpx.AsyncBaseTransport = ObservedTransport()
+            if self.fleet_budget is not None:
+                transport = BudgetedTransport(transport, self.fleet_budget)
+            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds, transport=transport)
         return self._http
 
     def _client(self, token: str | None = None) -> ReelMirrorClient:

@@ -28,6 +28,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.backoff import next_backoff, server_waited
 from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
+from activities.fleet_budget import BudgetBusyError
 from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
 from activities.settings import ActivitySettings
@@ -94,6 +95,8 @@ ERROR_TABLE: dict[type[Exception], ErrorRow] = {
     ConflictError: ErrorRow(ErrorType.CONFLICT),
     ValidationFailedError: ErrorRow(ErrorType.VALIDATION_ERROR),
     RateLimitedError: ErrorRow(ErrorType.RATE_LIMITED),
+    # The fleet's own budget for the key has no send time soon: retried like a 429, no request spent.
+    BudgetBusyError: ErrorRow(ErrorType.RATE_LIMITED),
     UpstreamError: ErrorRow(ErrorType.UPSTREAM_ERROR),
     ServiceUnavailableError: ErrorRow(ErrorType.SERVICE_UNAVAILABLE),
     TransportError: ErrorRow(ErrorType.TRANSPORT_ERROR),

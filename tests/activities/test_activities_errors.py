@@ -13,6 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.backoff import BACKOFF_INITIAL, backoff_delay
 from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
 from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
+from activities.fleet_budget import BudgetBusyError
 from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
 from activities.settings import ActivitySettings
@@ -49,6 +50,7 @@ ROWS = [
     (SecretStoreUnavailableError("database restarting"), ErrorType.TRANSPORT_ERROR, False, BACKOFF_INITIAL),
     (MailboxError("unreachable"), ErrorType.TRANSPORT_ERROR, False, BACKOFF_INITIAL),
     (MailboxAuthError("login refused"), ErrorType.MAILBOX_AUTH, True, None),
+    (BudgetBusyError(4.0), ErrorType.RATE_LIMITED, False, timedelta(seconds=4)),
 ]
 
 
