@@ -19,12 +19,16 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.budget_rules import BudgetConfig
+from activities.fleet_budget import FleetBudget
 from activities.imap_mailbox import mailbox_from_settings
+from activities.liveness import LivenessInterceptor
 from activities.reelmirror import ReelMirrorActivities
 from activities.secret_store_select import open_secret_store
 from activities.secrets import SecretStore
@@ -39,21 +43,67 @@ from workflows.alert import AlertWorkflow
 from workflows.content_post import ContentPostWorkflow
 from workflows.onboarding import OnboardingWorkflow
 from workflows.persona_loop import PersonaLoopWorkflow
+from workflows.rate_budget import RateBudgetWorkflow
 
-WORKFLOWS = [OnboardingWorkflow, PersonaLoopWorkflow, ContentPostWorkflow, AccountOpsWorkflow, AlertWorkflow]
+WORKFLOWS = [
+    OnboardingWorkflow,
+    PersonaLoopWorkflow,
+    ContentPostWorkflow,
+    AccountOpsWorkflow,
+    AlertWorkflow,
+    RateBudgetWorkflow,
+]
 
 
 def build_activities(settings: ActivitySettings, store: SecretStore) -> ReelMirrorActivities:
     return ReelMirrorActivities(settings, store, mailbox_from_settings(settings))
 
 
-def build_worker(client: Client, queue: str, activities: ReelMirrorActivities) -> Worker:
+#: A workflow task waiting for a killed worker's sticky queue goes to any worker after this.
+STICKY_TIMEOUT = timedelta(seconds=5)
+#: Workflows kept in memory between their tasks. A persona idles for hours between syncs and replays
+#: its short history in milliseconds when it wakes; each cached one costs about half a megabyte.
+CACHE_ENV, DEFAULT_CACHE = "REELMIRROR_WORKFLOW_CACHE", 500
+
+
+def workflow_cache_size(env: Mapping[str, str] | None = None) -> int:
+    """`REELMIRROR_WORKFLOW_CACHE`: workflows cached per worker (0 caches none)."""
+    raw = (os.environ if env is None else env).get(CACHE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CACHE
+    if not raw.isdigit():
+        raise ValueError(f"{CACHE_ENV} must be a whole number of workflows")
+    return int(raw)
+
+
+BUDGET_ENV = "REELMIRROR_RATE_BUDGET"
+
+
+def rate_budget(env: Mapping[str, str] | None = None) -> BudgetConfig | None:
+    """`REELMIRROR_RATE_BUDGET=LIMIT/WINDOW_SECONDS` (e.g. `120/60`): every worker of the fleet keeps each
+    key under that limit together (`activities.fleet_budget`); unset: no shared budget."""
+    raw = (os.environ if env is None else env).get(BUDGET_ENV, "").strip()
+    if not raw:
+        return None
+    limit, _, window = raw.partition("/")
+    try:
+        return BudgetConfig(limit=int(limit), window_seconds=float(window))
+    except ValueError:
+        raise ValueError(f"{BUDGET_ENV} must be LIMIT/WINDOW_SECONDS, e.g. 120/60") from None
+
+
+def build_worker(
+    client: Client, queue: str, activities: ReelMirrorActivities, cache_size: int = DEFAULT_CACHE
+) -> Worker:
     activities.temporal = client  # the personas' reconciliation asks Temporal about their posts
     return Worker(
         client,
         task_queue=queue,
         workflows=WORKFLOWS,
         activities=activities.all(),
+        interceptors=[LivenessInterceptor()],
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
+        max_cached_workflows=cache_size,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
@@ -73,6 +123,8 @@ async def start_health(telemetry: ObservabilitySettings, readiness: WorkerReadin
 async def run() -> None:
     settings = ActivitySettings.from_env()
     telemetry = ObservabilitySettings.from_env()
+    cache_size = workflow_cache_size()
+    budget = rate_budget()
     converter = converter_from_env()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -105,7 +157,9 @@ async def run() -> None:
         stopping.cancel()
         client = connecting.result()
         queue = task_queue()
-        async with build_worker(client, queue, activities):
+        if budget is not None:
+            activities.fleet_budget = FleetBudget(client, queue, budget)
+        async with build_worker(client, queue, activities, cache_size):
             readiness.running(client)
             logging.info("worker polling task queue %r on %s", queue, client.service_client.config.target_host)
             print(f"worker ready on task queue {queue!r}", flush=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import httpx
 from temporalio import activity
 
+from activities.fleet_budget import BudgetedTransport, FleetBudget
+from activities.liveness import progress
 from activities.mailbox import MailboxReader
 from activities.secrets import SecretStore
 from activities.settings import ActivitySettings
@@ -27,9 +29,10 @@ API_KEY = "api_key"
 
 
 def heartbeat(step: str) -> None:
-    """Report progress between the calls of a multi-call activity (only `step`, never data)."""
+    """Report progress between the calls of a multi-call activity (the step's name, never data); the
+    details keep what earlier attempts recorded (`activities.liveness`)."""
     if activity.in_activity():
-        activity.heartbeat(step)
+        progress().record(step=step)
 
 
 class ActivityBase:
@@ -38,6 +41,8 @@ class ActivityBase:
         self.store = store
         self.mailbox = mailbox
         self.unusable = UnusableAnswers()
+        # the fleet's per-key request budget, when the worker runs with one (`activities.fleet_budget`)
+        self.fleet_budget: FleetBudget | None = None
         self._http: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
@@ -45,7 +50,10 @@ class ActivityBase:
 
     def _pool(self) -> httpx.AsyncClient:
         if self._http is None or self._http.is_closed:
-            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds, transport=ObservedTransport())
+            transport: httpx.AsyncBaseTransport = ObservedTransport()
+            if self.fleet_budget is not None:
+                transport = BudgetedTransport(transport, self.fleet_budget)
+            self._http = httpx.AsyncClient(timeout=self.settings.http_timeout_seconds, transport=transport)
         return self._http
 
     def _client(self, token: str | None = None) -> ReelMirrorClient:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from temporalio import activity
 
 from activities.base import ActivityBase, heartbeat
+from activities.carried import carried_ids, carried_list, forget_carried
 from activities.errors import not_ready, translated
 from activities.generation import generate_once
 from activities.models import (
@@ -29,6 +30,7 @@ from activities.models import (
     SyncStartedView,
 )
 from activities.planning import Listed, handed_on, read_listing
+from activities.poll_plan import SoonerThanTheServer, next_check
 from reelmirror.client import ReelMirrorClient
 from reelmirror.errors import MalformedResponseError
 from reelmirror.models import GeneratedPost, Source, SourcePost, SyncJob
@@ -66,29 +68,31 @@ class ContentActivities(ActivityBase):
         and the retry policy asks again until it is over.
         """
         client = await self._account_client(input.account_ref)
-        started = await client.sync_persona(input.persona_id)
+        # a retry after a fault on a later read goes on with the sync this activity already started
+        job_ids = await carried_ids("sync_job_ids", lambda: _started_job_ids(client, input.persona_id))
         heartbeat("checking for skipped jobs")
-        skipped = [
-            job for job in [await client.get_sync_job(job_id) for job_id in started.job_ids] if job.status == "skipped"
-        ]
+        jobs = [await client.get_sync_job(job_id) for job_id in job_ids]
+        skipped = [job for job in jobs if job.status == "skipped"]
         if skipped:
             heartbeat("checking sources")
             sources = {source.id: source for source in await client.list_sources(input.persona_id)}
             running = [job for job in skipped if _unseen_sync_running(job, sources.get(job.source_id or ""))]
             if running:
+                forget_carried("sync_job_ids")  # the next attempt starts a sync of its own
                 raise not_ready(
                     f"a sync of source {running[0].source_id} started earlier is still running: waiting for its posts"
                 )
-        return SyncStartedView(job_ids=list(started.job_ids))
+        statuses = {job_id: job.status for job_id, job in zip(job_ids, jobs, strict=True)}
+        return SyncStartedView(job_ids=list(job_ids), statuses=statuses)
 
     @activity.defn
     @translated
     async def poll_sync_job(self, input: JobInput) -> SyncJobView:
         """Poll: NotReady until the job is completed, failed or skipped."""
-        client = await self._account_client(input.account_ref)
-        job = await client.get_sync_job(input.job_id)
-        if not job.is_terminal:
-            raise not_ready(f"sync job {job.id} is {job.status}")
+        client, soon = await self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
+        while not (job := await client.get_sync_job(input.job_id)).is_terminal:
+            if not await soon.wait():
+                raise not_ready(f"sync job {job.id} is {job.status}", next_check(input.plan))
         return SyncJobView.model_validate(job)
 
     @activity.defn
@@ -99,11 +103,16 @@ class ContentActivities(ActivityBase):
         the server will generate it, and generating it ourselves would pay twice. So is a post whose source
         cannot be told (the answers name none) while any source lets the server generate."""
         client = await self._account_client(input.account_ref)
-        sources = await client.list_sources(input.persona_id)
+        # a retry makes only the reads an earlier attempt did not finish (`activities.carried`)
+        sources = await carried_list("sources", Source, lambda: client.list_sources(input.persona_id))
         heartbeat("listing source posts")
-        source_posts = await client.list_source_posts(input.persona_id)
+        source_posts = await carried_list(
+            "source_posts", SourcePost, lambda: client.list_source_posts(input.persona_id)
+        )
         heartbeat("listing generated posts")
-        generated = await client.list_generated_posts(input.persona_id)
+        generated = await carried_list(
+            "generated_posts", GeneratedPost, lambda: client.list_generated_posts(input.persona_id)
+        )
 
         book = read_listing([Listed(sp.id, sp.posted_at) for sp in source_posts], input.book, input.backlog)
         listed = {sp.id: sp for sp in source_posts}
@@ -193,6 +202,10 @@ def _with_dedup_fields(posts: list[GeneratedPost]) -> list[GeneratedPost]:
     if any(post.id is None or post.source_post_id is None for post in posts):
         raise MalformedResponseError("generated posts listed without id or source_post_id: cannot deduplicate")
     return posts
+
+
+async def _started_job_ids(client: ReelMirrorClient, persona_id: str) -> list[str]:
+    return list((await client.sync_persona(persona_id)).job_ids)
 
 
 def _unseen_sync_running(skipped: SyncJob, source: Source | None) -> bool:

@@ -5,7 +5,8 @@ row, instead of `if status == ...` scattered over twenty activities. Each row na
 vocabulary (`activities.error_types`), which says whether Temporal may retry it and which delay rule
 overrides the retry policy's backoff for the next attempt:
 
-* `POLICY`: the activity's retry policy decides (exponential backoff for 502 and network errors);
+* `POLICY`: exponential backoff for 502 and network errors, counted from those failures in a row
+  (`activities.backoff`: a 429's or a 503's wait does not lengthen the next 502's);
 * `SERVER_RESET`: a 429 waits for the reset the server announced, at least one second;
 * `SERVICE_UNAVAILABLE`: a 503 waits the configured seconds (the guide's 60 s).
 
@@ -25,7 +26,9 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+from activities.backoff import next_backoff, server_waited
 from activities.error_types import VOCABULARY, Delay, ErrorKind, ErrorType
+from activities.fleet_budget import BudgetBusyError
 from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
 from activities.settings import ActivitySettings
@@ -96,6 +99,8 @@ ERROR_TABLE: dict[type[Exception], ErrorRow] = {
     ConflictError: ErrorRow(ErrorType.CONFLICT),
     ValidationFailedError: ErrorRow(ErrorType.VALIDATION_ERROR),
     RateLimitedError: ErrorRow(ErrorType.RATE_LIMITED),
+    # The fleet's own budget for the key has no send time soon: retried like a 429, no request spent.
+    BudgetBusyError: ErrorRow(ErrorType.RATE_LIMITED),
     UpstreamError: ErrorRow(ErrorType.UPSTREAM_ERROR),
     ServiceUnavailableError: ErrorRow(ErrorType.SERVICE_UNAVAILABLE),
     TransportError: ErrorRow(ErrorType.TRANSPORT_ERROR),
@@ -134,14 +139,20 @@ def row_for(exc: BaseException) -> ErrorRow | None:
 
 
 def _delay(row: ErrorRow, exc: BaseException, settings: ActivitySettings) -> timedelta | None:
+    """The wait before the next attempt: the server's (429 reset, 503 minute), or our own backoff counted
+    from this activity's backoff failures alone (`activities.backoff`); None for rows not retried."""
+    if not row.retryable:
+        return None
     if row.delay is Delay.SERVICE_UNAVAILABLE:
+        server_waited()
         return timedelta(seconds=settings.service_unavailable_retry_seconds)
     if row.delay is Delay.SERVER_RESET:
         seconds = getattr(exc, "retry_after_seconds", None)
-        if seconds is None:
-            return None  # the server gave no hint: the policy's exponential backoff
-        return max(timedelta(seconds=seconds), MIN_RATE_LIMIT_DELAY)
-    return None
+        if seconds is not None:
+            server_waited()
+            return max(timedelta(seconds=seconds), MIN_RATE_LIMIT_DELAY)
+        # the server gave no hint: back off like after a 502
+    return next_backoff()
 
 
 def to_application_error(exc: BaseException, settings: ActivitySettings) -> ApplicationError:
@@ -157,9 +168,12 @@ def to_application_error(exc: BaseException, settings: ActivitySettings) -> Appl
     )
 
 
-def not_ready(message: str) -> ApplicationError:
-    """A polled job is not finished: benign (no error log, no failed-attempt noise), retried on the poll schedule."""
-    return ApplicationError(message, type=ErrorType.NOT_READY, category=ApplicationErrorCategory.BENIGN)
+def not_ready(message: str, next_check: timedelta | None = None) -> ApplicationError:
+    """A polled job is not finished: benign (no error log, no failed-attempt noise), retried on the poll
+    schedule, or after `next_check` when the poll follows a plan (`activities.poll_plan`)."""
+    return ApplicationError(
+        message, type=ErrorType.NOT_READY, category=ApplicationErrorCategory.BENIGN, next_retry_delay=next_check
+    )
 
 
 class _HasSettings(Protocol):

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
+from activities.poll_plan import PollPlan
+
 
 class _Model(BaseModel):
     """Views are read straight off the client's response models (`View.model_validate(response)`), so
@@ -161,10 +163,14 @@ class PersonaInput(AccountRef):
 
 class SyncStartedView(_Model):
     job_ids: list[str]
+    # job id -> the status start_sync saw (a skipped job is final at once: nothing to wait for)
+    statuses: dict[str, str] = Field(default_factory=dict)
 
 
 class JobInput(AccountRef):
     job_id: str
+    # when to check again while the job runs; None: the activity's retry policy decides
+    plan: PollPlan | None = None
 
 
 class SyncJobView(_Model):
@@ -240,6 +246,8 @@ class FindGeneratedInput(AccountRef):
 
 class GeneratedPostInput(AccountRef):
     generated_post_id: str
+    # polls only: when to check the media again; None: the activity's retry policy decides
+    plan: PollPlan | None = None
 
 
 class MediaView(_Model):
@@ -277,6 +285,8 @@ class RejectInput(GeneratedPostInput):
 
 class OutgoingPostInput(AccountRef):
     outgoing_post_id: str
+    # when to check the deliveries again; None: the activity's retry policy decides
+    plan: PollPlan | None = None
 
 
 class DeliveryView(_Model):

@@ -23,6 +23,7 @@ from activities.models import (
     OutgoingPostInput,
     RejectInput,
 )
+from activities.poll_plan import SoonerThanTheServer, next_check
 from reelmirror.client import ReelMirrorClient
 from reelmirror.errors import ConflictError, ValidationFailedError
 from reelmirror.models import DELIVERY_TERMINAL, GENERATED_POST_STATUSES, GeneratedPost
@@ -40,13 +41,18 @@ class PublishingActivities(ActivityBase):
     async def poll_generated_post(self, input: GeneratedPostInput) -> GeneratedPostView:
         """Poll: NotReady while media renders. Failed media is a result (`failed=True`), not an error:
         the workflow reports the post, it does not retry it."""
-        client = await self._account_client(input.account_ref)
-        post = await client.get_generated_post(input.generated_post_id)
-        view = GeneratedPostView.model_validate(post)
-        if view.failed or post.status in POST_SETTLED or post.all_media_completed:
-            return view
-        done = sum(1 for m in post.media_items if m.status == "completed")
-        raise not_ready(f"generated post {post.id} is {post.status}: {done}/{len(post.media_items)} media completed")
+        client, soon = await self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
+        while True:
+            post = await client.get_generated_post(input.generated_post_id)
+            view = GeneratedPostView.model_validate(post)
+            if view.failed or post.status in POST_SETTLED or post.all_media_completed:
+                return view
+            if not await soon.wait():
+                done = sum(1 for m in post.media_items if m.status == "completed")
+                raise not_ready(
+                    f"generated post {post.id} is {post.status}: {done}/{len(post.media_items)} media completed",
+                    next_check(input.plan),
+                )
 
     @activity.defn
     @translated
@@ -125,11 +131,14 @@ class PublishingActivities(ActivityBase):
     @translated
     async def poll_deliveries(self, input: OutgoingPostInput) -> DeliveriesView:
         """Poll: NotReady until every delivery is published or failed."""
-        client = await self._account_client(input.account_ref)
-        outgoing = await client.get_publishing_post(input.outgoing_post_id)
-        if not outgoing.all_terminal:
-            done = sum(1 for d in outgoing.deliveries if d.status in DELIVERY_TERMINAL)
-            raise not_ready(f"outgoing post {outgoing.id}: {done}/{len(outgoing.deliveries)} deliveries finished")
+        client, soon = await self._account_client(input.account_ref), SoonerThanTheServer(input.plan)
+        while not (outgoing := await client.get_publishing_post(input.outgoing_post_id)).all_terminal:
+            if not await soon.wait():
+                done = sum(1 for d in outgoing.deliveries if d.status in DELIVERY_TERMINAL)
+                raise not_ready(
+                    f"outgoing post {outgoing.id}: {done}/{len(outgoing.deliveries)} deliveries finished",
+                    next_check(input.plan),
+                )
         return DeliveriesView.model_validate(outgoing)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -22,6 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.fault_tail import CallTail, tails
 from bench.histories import POLL_ACTIVITIES
 from bench.soak import SoakConfig, SoakResult, run_soak
 from control.connection import connect
@@ -29,6 +32,8 @@ from devstack.stack import LocalStack
 from simulator.admin import SimulatorAdmin
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
+#: The longest an API call may take beyond the waits the server demanded (429 resets, 503 minutes).
+MAX_BEYOND_SECONDS = 30.0
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
@@ -217,6 +222,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--time-scale", type=float, default=0.01, help="real seconds per simulated second")
     parser.add_argument("--no-manual", action="store_true", help="leave out the manually approved persona")
     parser.add_argument("--rate-limit-window", type=int, default=5, help="rate-limit window, real seconds (5)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the same scenario at --rate 0 first")
+    parser.add_argument("--json", type=Path, help="write the side-by-side figures as JSON")
     parser.add_argument("--plot", action="store_true", help="write a PNG to bench/out/")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="directory for the plot (default bench/out)")
     args = parser.parse_args(argv)
@@ -233,6 +240,57 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def run_once(config: SoakConfig, label: str) -> tuple[SoakResult, list[CallTail]]:
+    """One scenario on a fresh stack: its result and its API calls' tails beyond the server's waits."""
+    state_dir = Path(tempfile.mkdtemp(prefix="reelmirror-soak-"))
+    console.print(f"[bold]Chaos soak, {label}[/]: starting the local stack (logs in {state_dir / 'logs'})")
+    stack = LocalStack(config.stack_config(state_dir))
+    try:
+        stack.start()
+        result = asyncio.run(soak(stack, config))
+    finally:
+        stack.stop()
+    return result, tails(result.histories.runs, stack.logs)
+
+
+def side_by_side_table(runs: list[tuple[str, SoakResult, list[CallTail]]]) -> Table:
+    table = _table(
+        "Side by side (same scenario and seed)", "run", "requests", "API retries", "all done", "slowest call",
+        "most beyond the server's waits",
+    )  # fmt: skip
+    for label, result, tail in runs:
+        slowest = max((t.seconds for t in tail), default=0.0)
+        worst = tail[0] if tail else None
+        table.add_row(
+            label,
+            str(result.stats["requests"]),
+            str(result.histories.api_retries),
+            f"{result.seconds:.1f} s",
+            f"{slowest:.1f} s",
+            f"{worst.beyond:.1f} s ({worst.activity}, {worst.attempts} attempts)" if worst else "-",
+        )
+    return table
+
+
+def tail_table(tail: list[CallTail], count: int = 6) -> Table:
+    table = _table("Slowest API calls beyond the server's waits", "workflow", "activity", "attempts", "took",
+                   "server's waits", "beyond")  # fmt: skip
+    for t in tail[:count]:
+        table.add_row(t.workflow_id[:44], t.activity, str(t.attempts), f"{t.seconds:.1f} s", f"{t.demanded:.1f} s",
+                      f"{t.beyond:.1f} s")  # fmt: skip
+    return table
+
+
+def goals(baseline: SoakResult | None, chaos: SoakResult, tail: list[CallTail]) -> dict[str, object]:
+    worst = tail[0].beyond if tail else 0.0
+    figures: dict[str, object] = {"chaos_s": round(chaos.seconds, 1), "max_beyond_server_waits_s": round(worst, 1),
+                                  "tail_goal_met": worst <= MAX_BEYOND_SECONDS}  # fmt: skip
+    if baseline is not None:
+        ratio = chaos.seconds / baseline.seconds
+        figures |= {"baseline_s": round(baseline.seconds, 1), "ratio": round(ratio, 2), "ratio_goal_met": ratio <= 2}
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = SoakConfig(
@@ -245,35 +303,42 @@ def main(argv: list[str] | None = None) -> int:
         manual=not args.no_manual,
         rate_limit_window_seconds=args.rate_limit_window,
     )
-    state_dir = Path(tempfile.mkdtemp(prefix="reelmirror-soak-"))
-    console.print(f"[bold]Chaos soak[/]: starting the local stack (logs in {state_dir / 'logs'})")
     started = time.monotonic()
-    stack = LocalStack(config.stack_config(state_dir))
+    runs: list[tuple[str, SoakResult, list[CallTail]]] = []
     try:
-        stack.start()
-        result = asyncio.run(soak(stack, config))
+        if not args.no_baseline and (config.rate or config.malformed_rate):
+            baseline = dataclasses.replace(config, rate=0.0, malformed_rate=0.0)
+            runs.append(("--rate 0", *run_once(baseline, "baseline --rate 0")))
+        label = f"--rate {config.rate:g}" + (f" --malformed {config.malformed_rate:g}" if config.malformed_rate else "")
+        runs.append((label, *run_once(config, label)))
     except Exception as exc:
         console.print(f"[red]soak failed:[/] {type(exc).__name__}: {exc}")
         return 1
-    finally:
-        stack.stop()
+    _, result, tail = runs[-1]
     for table in (
         scenario_table(result),
         calls_table(result),
         faults_table(result),
         retries_table(result),
         slowest_table(result),
+        tail_table(tail),
         retry_types_table(result),
         personas_table(result),
         checks_table(result),
+        side_by_side_table(runs),
     ):
         console.print(table)
+    figures = goals(runs[0][1] if len(runs) > 1 else None, result, tail)
+    console.print(f"goals: {figures}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     if args.plot:
         c = config
         path = args.out / f"chaos_soak_p{c.personas}_n{c.posts}_r{c.rate:g}_m{c.malformed_rate:g}_s{c.seed}.png"
         plot(result, path)
         console.print(f"plot: {path}")
-    found = problems(result)
+    found = [problem for _, r, _ in runs for problem in problems(r)]
     for problem in found:
         console.print(f"[red]problem:[/] {problem}")
     console.print(f"total {time.monotonic() - started:.0f} s (stack start and stop included)")

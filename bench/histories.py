@@ -75,6 +75,7 @@ class ActivityRun:
     activity: str
     attempts: int
     seconds: float
+    activity_id: str = ""
 
 
 @dataclass
@@ -135,6 +136,7 @@ def read_history(history: WorkflowHistory) -> HistoryReport:
     report = HistoryReport()
     scheduled: dict[int, str] = {}
     scheduled_at: dict[int, float] = {}
+    activity_ids: dict[int, str] = {}
     attempts: dict[int, int] = {}
     events = list(history.events)
     for index, event in enumerate(events):
@@ -147,6 +149,7 @@ def read_history(history: WorkflowHistory) -> HistoryReport:
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             scheduled[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
             scheduled_at[event.event_id] = event.event_time.ToDatetime().timestamp()
+            activity_ids[event.event_id] = event.activity_task_scheduled_event_attributes.activity_id
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attrs = event.activity_task_started_event_attributes
             name = scheduled.get(attrs.scheduled_event_id, "?")
@@ -162,7 +165,8 @@ def read_history(history: WorkflowHistory) -> HistoryReport:
             scheduled_id = event.activity_task_completed_event_attributes.scheduled_event_id
             seconds = event.event_time.ToDatetime().timestamp() - scheduled_at.get(scheduled_id, 0.0)
             name = scheduled.get(scheduled_id, "?")
-            report.runs.append(ActivityRun(history.workflow_id, name, attempts.get(scheduled_id, 1), seconds))
+            attempt, activity_id = attempts.get(scheduled_id, 1), activity_ids.get(scheduled_id, "")
+            report.runs.append(ActivityRun(history.workflow_id, name, attempt, seconds, activity_id))
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
             report.activity_failures[failure_type(event.activity_task_failed_event_attributes.failure)] += 1
     return report

@@ -18,6 +18,7 @@ persona, not a workflow failure: only bugs fail a workflow. 402 and key problems
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError, FailureError
@@ -25,6 +26,7 @@ from temporalio.exceptions import ActivityError, CancelledError, FailureError
 with workflow.unsafe.imports_passed_through():
     from activities.models import (
         FindGeneratedInput,
+        GeneratedPostInput,
         GeneratedPostView,
         GenerateInput,
         GenerateOutcome,
@@ -33,7 +35,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.reelmirror import ReelMirrorActivities
     from observability import metrics
-    from workflows import persona_loop, policies
+    from workflows import persona_loop, policies, polling
+    from workflows.durations import DurationObservation
     from workflows.models import (
         ContentPostInput,
         DecisionReply,
@@ -85,6 +88,8 @@ class ContentPostWorkflow(PostRecords):
         self._outcome: str | None = None
         self._reason: str | None = None
         self._media: GeneratedPostView | None = None  # the rendered post, for `details`
+        self._media_started_at: datetime | None = None  # set when our own generate made the post
+        self._observations: list[DurationObservation] = []
         self._lean_reports = False
         self._last_report: tuple[object, ...] | None = None
         self._steps = Steps(
@@ -162,6 +167,8 @@ class ContentPostWorkflow(PostRecords):
                 what="find the server's generated post",
             )
         self._adopt(outcome)
+        if post.automation_mode == "sync_only" and not outcome.adopted:
+            self._media_started_at = workflow.now()
         return outcome.generated_post_id
 
     def _adopt(self, outcome: GenerateOutcome) -> None:
@@ -181,13 +188,16 @@ class ContentPostWorkflow(PostRecords):
     async def _await_media(self, generated_post_id: str) -> GeneratedPostView:
         await self._steps.set_stage(PostStage.RENDERING)
         kind = PollKind.VIDEO if self._inp.post.media_type == "video" else PollKind.IMAGE
+        plan = self._plan(kind, self._media_started_at)
+        await polling.wait_for_first_check(plan)
         view = await self._steps.run(
             ReelMirrorActivities.poll_generated_post,
-            self._post_input(generated_post_id),
+            GeneratedPostInput(account_ref=self._inp.account_ref, generated_post_id=generated_post_id, plan=plan),
             policies.poll(self._inp.timing, kind, f"wait for the {kind} media of {generated_post_id}"),
             what="wait for the media",
         )
         self._media = view
+        self._observe(plan)
         if view.failed:
             raise PostEnded("media_failed", f"a media item of {generated_post_id} failed to render")
         return view
@@ -283,7 +293,8 @@ class ContentPostWorkflow(PostRecords):
             raise PostEnded("composed", outcome.reason or "sent to compose: the persona has no publishing target")
         if not outcome.outgoing_post_id:
             raise PostEnded("failed", f"approving {generated_post_id} returned no outgoing post")
-        await self._track_deliveries(outcome.outgoing_post_id)
+        started_at = None if outcome.already_approved else workflow.now()
+        await self._track_deliveries(outcome.outgoing_post_id, started_at)
 
     async def _reject(self, generated_post_id: str, reason: str | None) -> None:
         await self._steps.set_stage(PostStage.REJECTING)
@@ -298,16 +309,20 @@ class ContentPostWorkflow(PostRecords):
 
     # --- publication ---------------------------------------------------------------------------------
 
-    async def _track_deliveries(self, outgoing_post_id: str) -> None:
-        """Poll until every target is published or failed; the outcome counts them."""
+    async def _track_deliveries(self, outgoing_post_id: str, started_at: datetime | None = None) -> None:
+        """Poll until every target is published or failed; the outcome counts them. `started_at`: when our
+        approve started the deliveries (unknown for a post approved elsewhere: then no plan)."""
         self._outgoing_post_id = outgoing_post_id
         await self._steps.set_stage(PostStage.PUBLISHING)
+        plan = self._plan(PollKind.DELIVERY, started_at)
+        await polling.wait_for_first_check(plan)
         view = await self._steps.run(
             ReelMirrorActivities.poll_deliveries,
-            OutgoingPostInput(account_ref=self._inp.account_ref, outgoing_post_id=outgoing_post_id),
+            OutgoingPostInput(account_ref=self._inp.account_ref, outgoing_post_id=outgoing_post_id, plan=plan),
             policies.poll(self._inp.timing, PollKind.DELIVERY, f"wait for the deliveries of {outgoing_post_id}"),
             what="follow the deliveries",
         )
+        self._observe(plan)
         self._published, self._failed_deliveries = view.published, view.failed
         # which target a delivery went to is assumed, not promised: without it, deliveries are numbered
         self._delivery_report = [
@@ -424,8 +439,6 @@ class ContentPostWorkflow(PostRecords):
             await persona.signal(persona_loop.PersonaLoopWorkflow.post_progress, progress)
         except FailureError as err:
             workflow.logger.warning("Could not report progress to %s: %s", persona_workflow_id, err)
-
-    # --- helpers -----------------------------------------------------------------------------------
 
 
 __all__ = ["ContentPostWorkflow", "Decision", "PostEnded"]

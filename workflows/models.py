@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from activities.models import BalanceView, PlanBook, PlannedPost
 from activities.operator_models import AlertMessage
 from workflows.config import AlertWebhook, ApprovalPolicy, CostTable, PersonaConfig
+from workflows.durations import DurationObservation, DurationSummary
 from workflows.policies import Timing
 
 
@@ -112,6 +113,8 @@ class PostProgress(_Record):
     generated_by_us: bool = False
     published_deliveries: int = 0
     failed_deliveries: int = 0
+    # how long this post's media and deliveries took, for the persona's duration summary
+    observations: list[DurationObservation] = Field(default_factory=list)
 
 
 class PostDetails(_Record):
@@ -146,6 +149,8 @@ class ContentPostInput(_Record):
     approval: ApprovalPolicy
     costs: CostTable
     timing: Timing
+    # the persona's job durations so far: the post plans its polls from them
+    durations: DurationSummary | None = None
 
 
 class PostResult(_Record):
@@ -205,6 +210,8 @@ class PersonaState(_Record):
     pending_config: PersonaConfig | None = None
     recent_failures: list[FailedPost] = Field(default_factory=list)
     alerts_sent: list[str] = Field(default_factory=list)  # alert workflow ids started, newest last
+    # how long this persona's syncs, media and deliveries took: its polls are planned from it
+    durations: DurationSummary = Field(default_factory=DurationSummary)
 
 
 class PersonaLoopInput(_Record):

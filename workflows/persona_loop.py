@@ -34,11 +34,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.planning import handed_on
     from activities.reelmirror import ReelMirrorActivities
-    from workflows import alerting, attention, config_changes, content_post, persona_rules, policies
+    from workflows import alerting, attention, config_changes, content_post, persona_rules, policies, polling
     from workflows.messages import BadMessage, optional_payload, warn_ignored
     from workflows.models import (
         ConfigChangeReply,
-        ContentPostInput,
         PersonaLoopInput,
         PersonaState,
         PersonaStatus,
@@ -138,21 +137,31 @@ class PersonaLoopWorkflow(PersonaViews):
         except StepFailed as exc:
             self._record_error(str(exc))
             return
+        started_at = workflow.now()
         outcomes: list[str] = []
         for job_id in started.job_ids:
-            outcomes.append(await self._poll_job(job_id))
+            outcomes.append(await self._poll_job(job_id, started_at, started.statuses.get(job_id)))
         self._last_sync = ", ".join(outcomes) or "no sync jobs"
 
-    async def _poll_job(self, job_id: str) -> str:
+    async def _poll_job(self, job_id: str, started_at: datetime, status: str | None) -> str:
+        """Poll one job on a plan learned from earlier syncs (a job start_sync saw skipped is final)."""
+        plan = (
+            None
+            if status == "skipped"
+            else polling.plan_poll(PollKind.SYNC, self._state.durations, self._timing, started_at)
+        )
+        await polling.wait_for_first_check(plan)
         try:
             job = await self._steps.attempt(
                 ReelMirrorActivities.poll_sync_job,
-                JobInput(account_ref=self._inp.account_ref, job_id=job_id),
+                JobInput(account_ref=self._inp.account_ref, job_id=job_id, plan=plan),
                 policies.poll(self._timing, PollKind.SYNC, f"wait for sync job {job_id}"),
             )
         except StepFailed as exc:
             self._record_error(str(exc))
             return f"{job_id}: unknown"
+        if job.status != "skipped":
+            self._state.durations = polling.learn(self._state.durations, [polling.observation(plan)])
         if job.status == "failed":
             self._record_error(f"sync job {job.id} failed: {job.error or 'no reason given'}")
         elif job.status == "skipped":
@@ -227,18 +236,6 @@ class PersonaLoopWorkflow(PersonaViews):
             watcher.add_done_callback(self._watchers.discard)
         if self._state.plan_book is not None:
             self._state.plan_book = handed_on(self._state.plan_book, [item.source_post_id])
-
-    def _child_input(self, item: PlannedPost) -> ContentPostInput:
-        return ContentPostInput(
-            account_ref=self._inp.account_ref,
-            persona_id=self._persona_id,
-            persona_workflow_id=workflow.info().workflow_id,
-            persona_slug=self._slug,
-            post=item,
-            approval=self._config.approval,
-            costs=self._config.costs,
-            timing=self._timing,
-        )
 
     async def _watch_child(self, child_id: str, handle: ChildWorkflowHandle[Any, PostResult]) -> None:
         """Within this run, a child that fails (a bug) or ends without its last signal still leaves the
@@ -338,6 +335,8 @@ class PersonaLoopWorkflow(PersonaViews):
 
     def _record_progress(self, progress: PostProgress) -> None:
         """Keep the latest progress of an active post; fold a finished one into counters and spending."""
+        previous = self._state.active_posts.get(progress.workflow_id)
+        self._state.durations = polling.learn_from_progress(self._state.durations, previous, progress)
         if not persona_rules.record_progress(self._state, progress, self._today()):
             workflow.logger.info("Ignoring a repeated end report from %s", progress.workflow_id)
         self._steps.refresh_details()

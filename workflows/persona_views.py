@@ -9,10 +9,12 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.models import PlannedPost
     from workflows import alerting, config_changes, content_post, persona_rules
     from workflows.config import PersonaConfig
     from workflows.messages import BAD_MESSAGE, BadMessage, optional_payload, refuse
     from workflows.models import (
+        ContentPostInput,
         PendingApproval,
         PersonaStatus,
         StopRequest,
@@ -144,3 +146,16 @@ class PersonaViews:
             else:
                 cancelled.append(child_id)
         return cancelled
+
+    def _child_input(self, item: PlannedPost) -> ContentPostInput:
+        return ContentPostInput(
+            account_ref=self._inp.account_ref,
+            persona_id=self._persona_id,
+            persona_workflow_id=workflow.info().workflow_id,
+            persona_slug=self._slug,
+            post=item,
+            approval=self._config.approval,
+            costs=self._config.costs,
+            timing=self._timing,
+            durations=self._state.durations,
+        )

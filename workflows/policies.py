@@ -8,6 +8,7 @@ The error table lives in the activities (each HTTP error becomes an `Application
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,7 @@ __all__ = [
     "API_CALL_TIMEOUT",
     "API_RETRY",
     "DEFAULT_SCHEDULES",
+    "HEARTBEAT_TIMEOUT",
     "SIGNUP_RETRY",
     "ActivityOptions",
     "PollKind",
@@ -93,13 +95,21 @@ class Timing(BaseModel):
         return self.poll.get(kind) or DEFAULT_SCHEDULES[kind]
 
 
-API_CALL_TIMEOUT = timedelta(seconds=60)
+#: One attempt of an activity: several HTTP calls (lists follow pages), each with its own deadline
+#: (`REELMIRROR_HTTP_TIMEOUT_SECONDS`, 30 s), and waits for the account's rate budget. A dead worker is
+#: noticed by the heartbeat timeout long before this.
+API_CALL_TIMEOUT = timedelta(minutes=5)
+#: Every activity heartbeats while it runs (`activities.liveness`): an attempt lost with a killed worker
+#: is retried on another within this, not after the start-to-close timeout.
+HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 
-# 502 and network failures: exponential backoff (the guide's "retry with exponential backoff").
+# Activities set the delay of every failure they report themselves (the server's wait for 429 and 503,
+# their own exponential backoff for 502 and network errors: `activities.backoff`); this policy's backoff
+# only spaces the retries of attempts that timed out (a lost worker) or failed with a bug.
 API_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
+    maximum_interval=timedelta(seconds=10),
     maximum_attempts=0,
     non_retryable_error_types=list(NON_RETRYABLE_ERROR_TYPES),
 )
@@ -117,24 +127,31 @@ SIGNUP_RETRY = RetryPolicy(
 
 @dataclass(frozen=True)
 class ActivityOptions:
-    """How one activity call is scheduled: its timeouts, its retry policy and the Web UI's summary."""
+    """How one activity call is scheduled: its timeouts, its retry policy and the Web UI's summary.
+
+    Every option carries a heartbeat timeout: the worker heartbeats for each running activity, so an
+    attempt that died with its worker is retried within `HEARTBEAT_TIMEOUT`."""
 
     start_to_close_timeout: timedelta
     retry_policy: RetryPolicy
     schedule_to_close_timeout: timedelta | None = None
     summary: str | None = None
+    heartbeat_timeout: timedelta = HEARTBEAT_TIMEOUT
 
     def config(self) -> workflow.ActivityConfig:
         """The keyword arguments of `workflow.execute_activity_method`."""
         config = workflow.ActivityConfig(
-            start_to_close_timeout=self.start_to_close_timeout, retry_policy=self.retry_policy, summary=self.summary
+            start_to_close_timeout=self.start_to_close_timeout,
+            retry_policy=self.retry_policy,
+            summary=self.summary,
+            heartbeat_timeout=self.heartbeat_timeout,
         )
         if self.schedule_to_close_timeout is not None:
             config["schedule_to_close_timeout"] = self.schedule_to_close_timeout
         return config
 
     def with_retry(self, retry_policy: RetryPolicy) -> ActivityOptions:
-        return ActivityOptions(self.start_to_close_timeout, retry_policy, self.schedule_to_close_timeout, self.summary)
+        return dataclasses.replace(self, retry_policy=retry_policy)
 
 
 def api_call(summary: str | None = None) -> ActivityOptions:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -11,7 +12,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.models import (
         GeneratedPostInput,
     )
-    from workflows import decisions
+    from activities.poll_plan import PollPlan
+    from workflows import decisions, polling
     from workflows.failures import error_message, error_type, is_timeout
     from workflows.messages import BAD_MESSAGE, BadMessage, optional_payload, refuse, warn_ignored
     from workflows.models import (
@@ -20,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         PostProgress,
         PostResult,
     )
+    from workflows.policies import PollKind
     from workflows.post_details import post_details
     from workflows.stages import PostStage
 
@@ -114,6 +117,7 @@ class PostRecords:
             generated_by_us=self._generated_by_us,
             published_deliveries=self._published,
             failed_deliveries=self._failed_deliveries,
+            observations=list(self._observations),
         )
 
     def _result(self) -> PostResult:
@@ -152,3 +156,14 @@ class PostRecords:
         if is_timeout(err) or code is None:
             return f"{self._steps.stage}: gave up waiting ({error_message(err)})"
         return f"{self._steps.stage}: {code}: {error_message(err)}"
+
+    def _plan(self, kind: PollKind, started_at: datetime | None) -> PollPlan | None:
+        """A poll plan from the persona's durations, for a job whose start we know."""
+        if started_at is None:
+            return None
+        return polling.plan_poll(kind, self._inp.durations, self._inp.timing, started_at)
+
+    def _observe(self, plan: PollPlan | None) -> None:
+        seen = polling.observation(plan)
+        if seen is not None:
+            self._observations.append(seen)

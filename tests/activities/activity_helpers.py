@@ -39,8 +39,14 @@ class Runner:
 
     def __init__(self) -> None:
         self.env = ActivityEnvironment()
-        self.heartbeats: list[Any] = []
-        self.env.on_heartbeat = lambda *details: self.heartbeats.extend(details)
+        self.heartbeats: list[Any] = []  # the step of each heartbeat
+        self.details: list[dict[str, Any]] = []  # each heartbeat's whole details
+        self.env.on_heartbeat = self._record
+
+    def _record(self, *details: Any) -> None:
+        for detail in details:
+            self.details.append(detail)
+            self.heartbeats.append(detail.get("step") if isinstance(detail, dict) else detail)
 
     async def __call__(self, fn: Callable[[Any], Awaitable[T]], arg: Any) -> T:
         return await self.env.run(fn, arg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 
 from activity_helpers import Account, Runner, persona_with_source, synced, until_ready
@@ -290,3 +291,21 @@ async def test_rate_limit_and_unavailable_carry_the_next_retry_delay(
     assert limited is not None
     assert limited.type == "RATE_LIMITED" and not limited.non_retryable
     assert limited.next_retry_delay is not None and 1 <= limited.next_retry_delay.total_seconds() <= 30
+
+
+async def test_a_sync_retried_after_a_failed_read_goes_on_with_the_sync_it_started(
+    run: Runner, acts: ReelMirrorActivities, sim_admin: SimulatorAdmin, onboarded: Callable[..., Awaitable[Account]]
+) -> None:
+    account = await onboarded(card=False)
+    setup = await persona_with_source(run, acts, account)
+    persona = setup.input(PersonaInput, persona_id=setup.persona_id)
+    await sim_admin.set_chaos(error_rates={"502": 1.0}, path_pattern=r"/sync-jobs/", methods=["GET"], max_faults=1)
+    failed = await run.failure(acts.start_sync, persona)  # the sync started; reading its job failed
+    assert failed.type == "UPSTREAM_ERROR"
+
+    # the next attempt, as Temporal hands it the last heartbeat details: no second sync, no skipped job
+    run.env.info = dataclasses.replace(run.env.info, attempt=2, heartbeat_details=[run.details[-1]])
+    started = await run(acts.start_sync, persona)
+    assert set(started.statuses.values()) <= {"pending", "running"}
+    syncs = await sim_admin.ledger(kind="sync", persona_id=setup.persona_id)
+    assert [s["details"]["status"] for s in syncs] == ["pending"]

@@ -10,8 +10,10 @@ import pytest
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
+from activities.backoff import BACKOFF_INITIAL, backoff_delay
 from activities.error_types import NON_RETRYABLE_ERROR_TYPES, PARK_FOR_OPERATOR, ErrorType
 from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
+from activities.fleet_budget import BudgetBusyError
 from activities.mailbox import MailboxAuthError, MailboxError
 from activities.secrets import MissingSecretError, SecretStoreError, SecretStoreUnavailableError
 from activities.settings import ActivitySettings
@@ -21,7 +23,8 @@ from reelmirror import errors as rm
 SETTINGS = ActivitySettings(service_unavailable_retry_seconds=7)
 NOW = 1_700_000_000.0
 
-# (exception, expected type, expected non_retryable, expected next_retry_delay)
+# (exception, expected type, expected non_retryable, expected next_retry_delay: the first backoff failure
+# of an activity waits BACKOFF_INITIAL)
 ROWS = [
     (rm.UnauthorizedError("bad key"), ErrorType.UNAUTHORIZED, True, None),
     (rm.ForbiddenError("missing scope content:write"), ErrorType.FORBIDDEN, True, None),
@@ -35,11 +38,11 @@ ROWS = [
         False,
         timedelta(seconds=12.5),
     ),
-    (rm.UpstreamError("platform down"), ErrorType.UPSTREAM_ERROR, False, None),
+    (rm.UpstreamError("platform down"), ErrorType.UPSTREAM_ERROR, False, BACKOFF_INITIAL),
     (rm.ServiceUnavailableError("down"), ErrorType.SERVICE_UNAVAILABLE, False, timedelta(seconds=7)),
-    (rm.TransportError("GET /x: ReadTimeout", kind="timeout"), ErrorType.TRANSPORT_ERROR, False, None),
-    (rm.MalformedResponseError("not JSON", status=200), ErrorType.MALFORMED_RESPONSE, False, None),
-    (rm.UnexpectedStatusError("500", status=500), ErrorType.UNEXPECTED_STATUS, False, None),
+    (rm.TransportError("GET /x: ReadTimeout", kind="timeout"), ErrorType.TRANSPORT_ERROR, False, BACKOFF_INITIAL),
+    (rm.MalformedResponseError("not JSON", status=200), ErrorType.MALFORMED_RESPONSE, False, BACKOFF_INITIAL),
+    (rm.UnexpectedStatusError("500", status=500), ErrorType.UNEXPECTED_STATUS, False, BACKOFF_INITIAL),
     (rm.ConfirmationLinkError("otp_expired", error_code="otp_expired"), ErrorType.CONFIRMATION_LINK, True, None),
     (rm.StripeConfirmationError("declined", decline_code="card_declined"), ErrorType.CARD_DECLINED, True, None),
     (rm.UntrustedLinkError("link to evil.example", error_code="untrusted"), ErrorType.UNTRUSTED_LINK, True, None),
@@ -48,9 +51,10 @@ ROWS = [
     (rm.EmailNotConfirmedError("email_not_confirmed"), ErrorType.EMAIL_NOT_CONFIRMED, True, None),
     (MissingSecretError("acct", "api_key"), ErrorType.MISSING_SECRET, True, None),
     (SecretStoreError("world-readable"), ErrorType.MISSING_SECRET, True, None),
-    (SecretStoreUnavailableError("database restarting"), ErrorType.TRANSPORT_ERROR, False, None),
-    (MailboxError("unreachable"), ErrorType.TRANSPORT_ERROR, False, None),
+    (SecretStoreUnavailableError("database restarting"), ErrorType.TRANSPORT_ERROR, False, BACKOFF_INITIAL),
+    (MailboxError("unreachable"), ErrorType.TRANSPORT_ERROR, False, BACKOFF_INITIAL),
     (MailboxAuthError("login refused"), ErrorType.MAILBOX_AUTH, True, None),
+    (BudgetBusyError(4.0), ErrorType.RATE_LIMITED, False, timedelta(seconds=4)),
 ]
 
 
@@ -110,11 +114,65 @@ def test_429_reset_now_still_waits_a_second() -> None:
     assert to_application_error(exc, SETTINGS).next_retry_delay == MIN_RATE_LIMIT_DELAY
 
 
-def test_429_without_any_hint_uses_the_policy_backoff() -> None:
+def test_429_without_any_hint_backs_off_like_a_502() -> None:
     exc = _rate_limited({})
     error = to_application_error(exc, SETTINGS)
-    assert error.next_retry_delay is None
+    assert error.next_retry_delay == BACKOFF_INITIAL
     assert error.non_retryable is False
+
+
+# --- the fault tail: a server-demanded wait never lengthens the backoff of a later 502 ------------------
+
+UPSTREAM = rm.UpstreamError("platform down")
+LIMITED = rm.RateLimitedError("slow down", retry_after_seconds=5)
+DOWN = rm.ServiceUnavailableError("down")
+
+
+@pytest.mark.parametrize(
+    ("failures", "delays"),
+    [
+        # each attempt's failure -> the delay before the next attempt, across attempts of one activity
+        ([UPSTREAM, UPSTREAM, UPSTREAM], [0.5, 1, 2]),
+        ([LIMITED, DOWN, LIMITED, UPSTREAM], [5, 7, 5, 0.5]),  # the 502 after three demanded waits: 0.5 s
+        # a demanded wait ends the streak
+        ([UPSTREAM, UPSTREAM, LIMITED, DOWN, UPSTREAM, UPSTREAM], [0.5, 1, 5, 7, 0.5, 1]),
+        (
+            [rm.TransportError("reset", kind="dropped"), UPSTREAM, rm.MalformedResponseError("x", status=200)],
+            [0.5, 1, 2],
+        ),
+        ([UPSTREAM] * 9, [0.5, 1, 2, 4, 8, 16, 30, 30, 30]),  # capped
+    ],
+)
+async def test_the_backoff_counts_only_its_own_failures_across_attempts(
+    failures: list[Exception], delays: list[float]
+) -> None:
+    """Attempts run like a worker runs them: the heartbeat details of one attempt reach the next."""
+    details: list[object] = []
+    seen: list[float] = []
+    for attempt, failure in enumerate(failures, start=1):
+        env = ActivityEnvironment()
+        env.info = dataclasses.replace(env.info, attempt=attempt, heartbeat_details=list(details[-1:]))
+        env.on_heartbeat = lambda *d: details.extend(d)
+        with pytest.raises(ApplicationError) as info:
+            await env.run(_Translated(SETTINGS).fail, failure)
+        assert info.value.next_retry_delay is not None
+        seen.append(info.value.next_retry_delay.total_seconds())
+    assert seen == delays
+
+
+def test_backoff_delays_are_exponential_and_capped() -> None:
+    assert [backoff_delay(n).total_seconds() for n in (1, 2, 3, 6, 7, 20)] == [0.5, 1, 2, 16, 30, 30]
+    assert sum(backoff_delay(n).total_seconds() for n in range(1, 6)) < 30, "five 502s in a row: under 30 s"
+
+
+class _Translated:
+    def __init__(self, settings: ActivitySettings) -> None:
+        self.settings = settings
+        self.unusable = UnusableAnswers()
+
+    @translated
+    async def fail(self, exc: Exception) -> None:
+        raise exc
 
 
 def test_503_uses_the_configured_seconds() -> None:
@@ -261,8 +319,8 @@ async def test_the_streak_travels_in_heartbeat_details_to_another_worker() -> No
     beats: list[object] = []
     env.on_heartbeat = lambda *details: beats.extend(details)
     await _attempt(env, _Flaky(budget_seconds=60))
-    assert beats and isinstance(beats[-1], str)
+    assert beats and isinstance(beats[-1], dict) and beats[-1]["unusable_since"]
     long_ago = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    env.info = dataclasses.replace(env.info, heartbeat_details=[str(beats[-1]).split(":", 1)[0] + ":" + long_ago])
+    env.info = dataclasses.replace(env.info, heartbeat_details=[{**beats[-1], "unusable_since": long_ago}])
     carried = await _attempt(env, _Flaky(budget_seconds=60))
     assert isinstance(carried, ApplicationError) and carried.type == ErrorType.UNUSABLE_ANSWER

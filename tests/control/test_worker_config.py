@@ -28,6 +28,7 @@ REPO = Path(__file__).parents[2]
         ("REELMIRROR_CONNECT_TIMEOUT_SECONDS", "-1"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("REELMIRROR_WORKFLOW_CACHE", "lots"),
         ("REELMIRROR_CODEC_KEYS", "k1:c2hvcnQ="),
         ("REELMIRROR_CODEC_KEY_FILE", "/nonexistent/codec.key"),
         ("REELMIRROR_CODEC", "sometimes"),

@@ -23,7 +23,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
-from workflow_fakes import FakeReelMirror, StubPersonaWorkflow, eventually
+from workflow_fakes import FakeReelMirror, StubPersonaWorkflow, eventually, time_skipping
 
 from workflows.policies import Timing
 from workflows.search_attributes import ALL_KEYS
@@ -52,7 +52,8 @@ async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
                 search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL_KEYS},
             )
         )
-        yield env
+        with time_skipping(env):
+            yield env
 
 
 @pytest.fixture

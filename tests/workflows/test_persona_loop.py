@@ -308,6 +308,9 @@ async def test_posts_waiting_for_approval_survive_continue_as_new(
     assert after.pending_approvals == before.pending_approvals and after.counters.generated == 1
 
     await decide(client, before.pending_approvals[0])
+    # the post's delivery poll waits for its first planned check: let that timer pass before awaiting the
+    # result (the test server's result long-poll gives up when time jumps past it for a child's timer)
+    await wait_for(handle, lambda s: s.stage == Stage.DONE)
     final = await client.get_workflow_handle(cfg.workflow_id, result_type=PersonaStatus).result()
     assert final.counters.published_posts == 1 and fake.count("generate") == 1 and fake.count("approve") == 1
 

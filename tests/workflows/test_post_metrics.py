@@ -21,7 +21,7 @@ from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from test_content_post import AUTO, post_input, start, wait_for_stage
-from workflow_fakes import FakeReelMirror, StubPersonaWorkflow
+from workflow_fakes import FakeReelMirror, StubPersonaWorkflow, time_skipping
 
 from observability import metrics
 from workflows.content_post import ContentPostWorkflow
@@ -46,7 +46,8 @@ async def metered() -> AsyncIterator[tuple[WorkflowEnvironment, MetricBuffer]]:
                 search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in ALL_KEYS},
             )
         )
-        yield env, buffer
+        with time_skipping(env):  # stage waits let the polls' first-check timers fire
+            yield env, buffer
 
 
 def totals(buffer: MetricBuffer) -> Counter[tuple[str, tuple[tuple[str, str], ...]]]:

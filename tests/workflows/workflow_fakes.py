@@ -19,11 +19,13 @@ cannot tell the difference. Knobs script the unhappy paths:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import activity, workflow
@@ -820,10 +822,30 @@ class StubPersonaWorkflow:
         return self.received
 
 
+#: The time-skipping server of the running test, if any: `eventually` moves its clock between probes.
+_TEST_CLOCK: list[Any] = []
+#: Server time `eventually` lets pass between two probes: enough for a poll's first planned check
+#: (tens of seconds) within a few probes, far less than any approval deadline or sync interval a test sets.
+PROBE_SKIP = timedelta(seconds=5)
+
+
+@contextlib.contextmanager
+def time_skipping(env: Any) -> Iterator[None]:
+    """While active, `eventually` advances `env`'s clock between probes (the test server skips time only
+    while a client awaits a result, and a state may sit behind a durable timer, such as a poll's wait for
+    its first planned check)."""
+    _TEST_CLOCK.append(env)
+    try:
+        yield
+    finally:
+        _TEST_CLOCK.remove(env)
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], *, attempts: int = 200, pause: float = 0.05
 ) -> T:
-    """Probe (e.g. a query) until `until(result)` holds; for states reached without a timer in between.
+    """Probe (e.g. a query) until `until(result)` holds, letting `PROBE_SKIP` of server time pass between
+    probes under `time_skipping`.
 
     Fails the test with the last result when the state never comes; no timing is asserted.
     """
@@ -832,5 +854,7 @@ async def eventually(
         last = await probe()
         if until(last):
             return last
+        if _TEST_CLOCK:
+            await _TEST_CLOCK[-1].sleep(PROBE_SKIP)
         await asyncio.sleep(pause)
     raise AssertionError(f"state never reached; last probe returned {last!r}")
