@@ -46,11 +46,14 @@ MALFORMED_KINDS: tuple[MalformedKind, ...] = (
     "unknown_status",
 )
 
-#: Fields a client cannot do without: dropped by ``missing_fields`` wherever they appear in the answer's object.
+#: Fields a client cannot do without: dropped by ``missing_fields`` wherever they appear in the answer's object
+#: (the guide's promised fields among them: a publishing post's ``deliveries``, a generated post's ``media_items``).
 REQUIRED_FIELDS = frozenset(
     {
         "id",
         "status",
+        "deliveries",
+        "media_items",
         "user_id",
         "key",
         "client_secret",

@@ -164,7 +164,9 @@ def test_strip_required_always_leaves_the_client_without_a_promised_field() -> N
     assert strip_required({"data": {"name": "n"}}) == {"data": {}}
     assert strip_required({"data": [{"id": "a", "x": 1}, {"id": "b"}]}) == {"data": [{"x": 1}, {"id": "b"}]}
     assert strip_required({"data": []}) == {}
-    assert strip_required({"post": {"id": "o", "deliveries": []}}) == {"post": {"deliveries": []}}
+    # a publishing post loses its promised deliveries, a generated post its promised media items
+    assert strip_required({"post": {"id": "o", "deliveries": [], "x": 1}}) == {"post": {"x": 1}}
+    assert strip_required({"data": {"media_items": [{"status": "completed"}], "caption": "c"}}) == {"data": {"caption": "c"}}
     # Bare lists (guide answers): the first item loses its id; an empty one is not a list any more.
     assert strip_required([{"id": "a"}, {"id": "b"}]) == [{}, {"id": "b"}]
     assert strip_required([]) == {}
