@@ -166,7 +166,8 @@ def test_strip_required_always_leaves_the_client_without_a_promised_field() -> N
     assert strip_required({"data": []}) == {}
     # a publishing post loses its promised deliveries, a generated post its promised media items
     assert strip_required({"post": {"id": "o", "deliveries": [], "x": 1}}) == {"post": {"x": 1}}
-    assert strip_required({"data": {"media_items": [{"status": "completed"}], "caption": "c"}}) == {"data": {"caption": "c"}}
+    rendered = {"data": {"media_items": [{"status": "completed"}], "caption": "c"}}
+    assert strip_required(rendered) == {"data": {"caption": "c"}}
     # Bare lists (guide answers): the first item loses its id; an empty one is not a list any more.
     assert strip_required([{"id": "a"}, {"id": "b"}]) == [{}, {"id": "b"}]
     assert strip_required([]) == {}
