@@ -186,6 +186,7 @@ class Counters(_Record):
     published_deliveries: int = 0
     failed_deliveries: int = 0
     failed_posts: int = 0
+    cancelled: int = 0
 
 
 class PersonaState(_Record):

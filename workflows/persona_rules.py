@@ -81,6 +81,8 @@ def apply_outcome(state: PersonaState, progress: PostProgress) -> None:
         c.rejected += 1
     elif outcome == "composed":
         c.composed += 1
+    elif outcome == "cancelled":  # `persona stop --now`: the operator's choice, not a failure
+        c.cancelled += 1
     else:  # delivery_failed, media_failed, failed
         c.failed_posts += 1
     c.published_deliveries += progress.published_deliveries

@@ -412,3 +412,12 @@ def test_fit_budget_counts_only_posts_we_generate() -> None:
     chosen = fit_budget(items, CostTable(), remaining_cents=125)
     assert [i.source_post_id for i in chosen] == ["a", "b", "c"]
     assert fit_budget(items, CostTable(), remaining_cents=None) == items
+
+
+def test_a_cancelled_post_is_counted_as_cancelled_not_failed() -> None:
+    from workflows.models import PersonaState
+    from workflows.persona_rules import apply_outcome
+
+    state = PersonaState()
+    apply_outcome(state, PostProgress(workflow_id="post-x", source_post_id="sp", stage="done", outcome="cancelled"))
+    assert (state.counters.cancelled, state.counters.failed_posts) == (1, 0)
