@@ -147,4 +147,4 @@ def test_cli_refuses_a_decision_for_an_unknown_post(stack: LocalStack) -> None:
         capture_output=True, text=True, env=stack.client_env(), timeout=60,
     )  # fmt: skip
     assert result.returncode == 2
-    assert result.stderr.startswith("error: no post no-such-post is waiting")
+    assert result.stderr.startswith("error: no post no-such-post is known")
