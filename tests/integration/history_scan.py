@@ -16,8 +16,9 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History
 
 ENCRYPTED = b"binary/encrypted"
-#: Payloads the server must read, or that carry only a trace context: allowed in clear, searched as text.
-CLEAR_TEXT_FIELDS = ("search_attributes", "header")
+#: Payloads the server must read, that carry only a trace context, or the SDK's own `workflow.patched`
+#: markers (the patch id, written by the SDK core, not through the codec): allowed in clear, searched as text.
+CLEAR_TEXT_FIELDS = ("search_attributes", "header", "marker_recorded_event_attributes")
 #: E-mail addresses; `pid@host` worker identities are not (their local part is all digits).
 EMAIL_ADDRESS = re.compile(r"(?<![\w.+-])(?!\d+@)[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
 

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.worker import Worker
 
-from activities.secrets import SecretStore
+from activities.secrets import FileSecretStore
 from activities.settings import ActivitySettings
 from control import ops
 from control.connection import connect
@@ -52,7 +52,8 @@ def spans() -> Iterator[InMemorySpanExporter]:
 async def traced_post(stack: LocalStack, spans: InMemorySpanExporter) -> list[ReadableSpan]:
     """Onboard with a card, then one persona cycle of one auto-approved post, all on a traced worker."""
     client = await connect(env=stack.client_env())  # tracing on, as in worker.py and starter.py
-    activities = build_activities(ActivitySettings.from_env(stack.worker_env()))
+    settings = ActivitySettings.from_env(stack.worker_env())
+    activities = build_activities(settings, FileSecretStore(settings.secrets_dir))
     task_queue = f"traced-{uuid.uuid4().hex[:8]}"
     config = PersonaConfig.model_validate(
         {
@@ -115,9 +116,9 @@ def test_a_posts_trace_holds_its_workflow_activities_and_http_calls(traced_post:
         assert call.attributes["http.response.status_code"] < 400
 
 
-def test_no_span_attribute_holds_a_secret(traced_post: list[ReadableSpan], stack: LocalStack) -> None:
-    store = SecretStore(stack.secrets_dir)
-    secrets = [store.get(ACCOUNT, name).get_secret_value() for name in ("api_key", "jwt", "password")]
+async def test_no_span_attribute_holds_a_secret(traced_post: list[ReadableSpan], stack: LocalStack) -> None:
+    store = FileSecretStore(stack.secrets_dir)
+    secrets = [(await store.get(ACCOUNT, name)).get_secret_value() for name in ("api_key", "jwt", "password")]
     assert all(secrets)
     texts = [
         f"{span.name} {dict(span.attributes or {})} {[(e.name, dict(e.attributes or {})) for e in span.events]}"
