@@ -25,6 +25,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
 from activities.secret_store_pg import TABLE, PostgresSecretStore
+from codec.keys import load_key_file
 from codec.payload import EncryptionCodec
 from devstack.ports import free_port
 from devstack.postgres import PostgresServer
@@ -50,8 +51,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 EMAIL = "shared-store@reelmirror.test"
 ACCOUNT = "shared-store"
 POSTS = 4
-RING = make_ring("deploy-1")
-CODEC_KEYS = RING.current.spec()
+RING = make_ring("deploy-1")  # replaced by the stack's own key (below): one key for workers, client, codec server
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _the_stacks_key(stack: LocalStack) -> None:
+    """The shared store and the payloads use the key the stack gives its workers and clients."""
+    global RING
+    assert stack.codec_key_file is not None
+    RING = load_key_file(stack.codec_key_file)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +77,7 @@ def shared_url(postgres: PostgresServer) -> str:
 def codec_server(stack: LocalStack) -> Iterator[str]:
     """`python -m codec serve` with the workers' key, on a free loopback port; yields its URL."""
     port = free_port()
-    env = stack.client_env() | {"REELMIRROR_CODEC_KEYS": CODEC_KEYS, "PYTHONUNBUFFERED": "1"}
+    env = stack.client_env() | {"PYTHONUNBUFFERED": "1"}
     argv = [sys.executable, "-m", "codec", "serve", "--port", str(port), "--quiet"]
     server = ManagedProcess("codec-server", argv, stack.logs / "codec-server.log", env=env).start()
     try:
@@ -87,7 +95,7 @@ def pid_counts(identities: Counter[str]) -> Counter[int]:
 
 
 async def workflow_ids(client: Client, slug: str) -> list[str]:
-    ids = [onboarding_workflow_id(EMAIL), f"persona-{slug}"]
+    ids = [onboarding_workflow_id(ACCOUNT), f"persona-{slug}"]
     query = f"WorkflowType = 'ContentPostWorkflow' AND {PERSONA.name} = '{slug}'"
     return ids + [execution.id async for execution in client.list_workflows(query)]
 
@@ -114,7 +122,7 @@ async def test_two_hosts_share_the_store_and_one_dies_mid_run(
     stack: LocalStack, client: Client, admin: SimulatorAdmin, shared_url: str, codec_server: str
 ) -> None:
     local_dirs = [stack.state_dir / "host-a-secrets", stack.state_dir / "host-b-secrets"]
-    shared = {"REELMIRROR_SECRETS_URL": shared_url, "REELMIRROR_CODEC_KEYS": CODEC_KEYS}
+    shared = {"REELMIRROR_SECRETS_URL": shared_url}
     first, second = (stack.start_worker(shared | {"REELMIRROR_SECRETS_DIR": str(d)}) for d in local_dirs)
     await onboard(client, admin, EMAIL, ACCOUNT)
     config = persona_config("Shared Store", "shared_store_chef", posts=POSTS)
