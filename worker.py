@@ -1,6 +1,6 @@
 """The worker: runs every workflow and activity of the product on one task queue.
 
-Configuration comes from the environment (see README and docs/operating-in-production.md): Temporal
+Configuration comes from the environment (see the README, "Operating in production"): Temporal
 connection through temporalio's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, ...),
 the payload key (REELMIRROR_CODEC_KEYS or REELMIRROR_CODEC_KEY_FILE, required unless REELMIRROR_CODEC=off),
 the ReelMirror side through `activities.settings.ActivitySettings`, the secret store by

@@ -47,6 +47,12 @@ class ErrorType(enum.StrEnum):
     MISSING_SECRET = "MISSING_SECRET"  # the worker's secret store lacks a credential the call needs
     MAILBOX_AUTH = "MAILBOX_AUTH"  # the worker's inbox refused its login: an operator must fix it
     UNUSABLE_ANSWER = "UNUSABLE_ANSWER"  # answers stayed unusable past the retry budget: an operator must look
+    UNTRUSTED_LINK = "UNTRUSTED_LINK"  # a confirmation link that does not point at the auth origin: not followed
+    SIGN_IN_REFUSED = "SIGN_IN_REFUSED"  # Supabase refused the stored password
+    SESSION_EXPIRED = "SESSION_EXPIRED"  # the Supabase session could not be refreshed, nor replaced by a login
+    EMAIL_NOT_CONFIRMED = "EMAIL_NOT_CONFIRMED"  # Supabase knows the account but its e-mail is not confirmed
+    SIGNUP_UNCERTAIN = "SIGNUP_UNCERTAIN"  # signup answers were lost and nothing shows whether the account exists
+    CARD_NEEDS_ACTION = "CARD_NEEDS_ACTION"  # the card asks for a step only a human can take (3-D Secure)
 
 
 class Rule(enum.Enum):
@@ -103,6 +109,12 @@ VOCABULARY: Mapping[ErrorType, ErrorKind] = {
     ErrorType.MISSING_SECRET: ErrorKind(None, Rule.PARK_CREDENTIALS, "the secret store lacks a credential"),
     ErrorType.MAILBOX_AUTH: ErrorKind(None, Rule.PARK_OPERATOR, "the worker's IMAP inbox refused the login"),
     ErrorType.UNUSABLE_ANSWER: ErrorKind(None, Rule.PARK_OPERATOR, "answers stayed unusable past the budget"),
+    ErrorType.UNTRUSTED_LINK: ErrorKind(None, Rule.FINAL, "a confirmation link outside the configured auth origin"),
+    ErrorType.SIGN_IN_REFUSED: ErrorKind(None, Rule.PARK_OPERATOR, "Supabase refused the stored password"),
+    ErrorType.SESSION_EXPIRED: ErrorKind(None, Rule.PARK_OPERATOR, "the Supabase session cannot be renewed"),
+    ErrorType.EMAIL_NOT_CONFIRMED: ErrorKind(None, Rule.PARK_OPERATOR, "the account's e-mail is not confirmed"),
+    ErrorType.SIGNUP_UNCERTAIN: ErrorKind(None, Rule.PARK_OPERATOR, "lost signup answers: the account may not exist"),
+    ErrorType.CARD_NEEDS_ACTION: ErrorKind(None, Rule.FINAL, "the card needs a human step (3-D Secure)"),
 }
 
 #: Never retried by Temporal: a human, the workflow or a code change must act.

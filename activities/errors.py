@@ -37,8 +37,11 @@ from observability import metrics
 from reelmirror.errors import (
     ConfirmationLinkError,
     ConflictError,
+    EmailNotConfirmedError,
     ForbiddenError,
     InsufficientBalanceError,
+    InvalidCredentialsError,
+    InvalidRefreshTokenError,
     MalformedResponseError,
     NotFoundError,
     RateLimitedError,
@@ -48,6 +51,7 @@ from reelmirror.errors import (
     TransportError,
     UnauthorizedError,
     UnexpectedStatusError,
+    UntrustedLinkError,
     UpstreamError,
     ValidationFailedError,
 )
@@ -103,6 +107,13 @@ ERROR_TABLE: dict[type[Exception], ErrorRow] = {
     MalformedResponseError: ErrorRow(ErrorType.MALFORMED_RESPONSE),
     UnexpectedStatusError: ErrorRow(ErrorType.UNEXPECTED_STATUS),
     ConfirmationLinkError: ErrorRow(ErrorType.CONFIRMATION_LINK),
+    # A link to another host is never followed: a mailbox holds whatever a stranger sends it.
+    UntrustedLinkError: ErrorRow(ErrorType.UNTRUSTED_LINK),
+    # Supabase's refusals that no retry changes: the activities fall back (a refresh to a password login, a
+    # login probe to "the account exists"); what still escapes parks with the reason until the operator acts.
+    InvalidCredentialsError: ErrorRow(ErrorType.SIGN_IN_REFUSED),
+    InvalidRefreshTokenError: ErrorRow(ErrorType.SESSION_EXPIRED),
+    EmailNotConfirmedError: ErrorRow(ErrorType.EMAIL_NOT_CONFIRMED),
     StripeConfirmationError: ErrorRow(ErrorType.CARD_DECLINED),
     # The worker's own state: a missing or unsafe secret file needs an operator, like a bad key.
     MissingSecretError: ErrorRow(ErrorType.MISSING_SECRET),

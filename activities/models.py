@@ -38,6 +38,8 @@ class SignupInput(AccountRef):
 class SignupOutcome(_Model):
     user_id: str | None = None
     already_exists: bool = False
+    # our own earlier signup request whose answer was lost did create the account (a login or its mail says so)
+    recovered: bool = False
 
 
 class VerifyEmailInput(AccountRef):
@@ -65,6 +67,10 @@ class ApiKeyOutcome(_Model):
     fingerprint: str
     scopes: list[str]
     reused: bool = False
+    name: str | None = None
+    # names of keys an earlier attempt may have created without this bot ever seeing them (the answer was
+    # lost): they may work, nobody holds them, and only the dashboard can revoke them
+    possibly_orphaned: list[str] = Field(default_factory=list)
 
 
 class CardOutcome(_Model):
@@ -221,6 +227,8 @@ class CyclePlan(_Model):
 class GenerateInput(AccountRef):
     persona_id: str
     source_post_id: str
+    # the workflow's rehearsal time scale: the settle time after an unanswered generate shrinks with it
+    time_scale: float = Field(default=1.0, gt=0, le=1.0)
 
 
 class GenerateOutcome(_Model):

@@ -76,6 +76,21 @@ class ActivitySettings(BaseModel):
     imap_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     # Mail received longer ago than this is never taken for a confirmation (links expire).
     imap_max_age_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    # After an answer to POST /v1/generate that leaves open whether it committed (a timeout, a dropped
+    # connection, a 5xx, a worker killed mid-request), the next attempt waits this long before it lists
+    # the persona's posts again and, finding none, posts again: a proxy may still be holding the request.
+    # Rehearsals scale it by the workflow's time scale, like every other wait.
+    ambiguous_settle_seconds: float = Field(default=120.0, gt=0, le=24 * 3600)
+    # The operator's word that the vendor honours `Idempotency-Key` (the guide does not promise it):
+    # then a retry repeats its key at once instead of waiting out the settle time.
+    idempotency_keys: bool = False
+    # The Supabase Auth origin (`https://<project>.supabase.co`): confirmation links are followed only when
+    # they point there, and refresh and password login go there. None: only `https://*.supabase.co` links
+    # are followed, and the link's own origin serves refresh and login afterwards.
+    auth_origin: str | None = None
+    # The project's public anon key, sent as `apikey` to Supabase's token endpoint (a real project asks
+    # for it on refresh and password login; the simulator does not).
+    supabase_anon_key: SecretStr | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -86,6 +101,17 @@ class ActivitySettings(BaseModel):
     @classmethod
     def _optional_url(cls, value: str | None) -> str | None:
         return _http_url(value, optional=True)
+
+    @field_validator("auth_origin")
+    @classmethod
+    def _auth_origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = _http_url(value, optional=False) or value
+        parts = urlsplit(url)
+        if parts.path or parts.query or parts.fragment or parts.username is not None or parts.password is not None:
+            raise ValueError("must be an origin only (scheme, host and port), e.g. https://abcd.supabase.co")
+        return url
 
     @field_validator("stripe_publishable_key")
     @classmethod
@@ -171,5 +197,9 @@ ENV_VARS: dict[str, str] = {
     "REELMIRROR_IMAP_CA_FILE": "imap_ca_file",
     "REELMIRROR_IMAP_TIMEOUT_SECONDS": "imap_timeout_seconds",
     "REELMIRROR_IMAP_MAX_AGE_HOURS": "imap_max_age_hours",
+    "REELMIRROR_AMBIGUOUS_SETTLE_SECONDS": "ambiguous_settle_seconds",
+    "REELMIRROR_IDEMPOTENCY_KEYS": "idempotency_keys",
+    "REELMIRROR_AUTH_ORIGIN": "auth_origin",
+    "REELMIRROR_SUPABASE_ANON_KEY": "supabase_anon_key",
 }
 _VAR_OF_FIELD = {field: var for var, field in ENV_VARS.items()}

@@ -26,6 +26,10 @@ import httpx
 from devstack.ports import LOOPBACK, free_port
 from devstack.process import ManagedProcess
 
+# localstripe, plus the publishable-key read of a SetupIntent that Stripe.js (and the card step) relies on;
+# run with -P, so its own directory (which holds this module, named like the package) is not on sys.path.
+_STRIPEJS_SCRIPT = Path(__file__).with_name("localstripe_stripejs.py")
+
 # Any "sk_" key is accepted by localstripe; this one only proves the server answers authenticated calls.
 _PROBE_KEY = "sk_test_probe"
 
@@ -58,7 +62,7 @@ class LocalStripe:
         if not executable.exists():
             raise LocalStripeError(f"localstripe is not installed next to {sys.executable}")
         log_path = self._log_path or Path(tempfile.mkdtemp(prefix="localstripe-")) / "localstripe.log"
-        argv = [str(executable), "--port", str(self.port), "--from-scratch"]
+        argv = [sys.executable, "-P", str(_STRIPEJS_SCRIPT), "--port", str(self.port), "--from-scratch"]
         self.process = ManagedProcess("localstripe", argv, log_path).start()
 
     def _probe(self) -> bool:

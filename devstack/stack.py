@@ -130,6 +130,7 @@ class LocalStack:
             {
                 "REELMIRROR_BASE_URL": self.sim_api,
                 "REELMIRROR_MAILBOX_URL": self.sim_origin,
+                "REELMIRROR_AUTH_ORIGIN": self.sim_origin,  # the simulator serves the confirmation links
                 "REELMIRROR_SECRETS_DIR": str(self.secrets_dir),
                 "STRIPE_API_BASE": self.localstripe.url,
                 "STRIPE_PUBLISHABLE_KEY": DEMO_PUBLISHABLE_KEY,

@@ -37,7 +37,7 @@ from pydantic import SecretStr
 from reelmirror.errors import StripeConfirmationError, TransportError
 from reelmirror.redaction import redact
 
-__all__ = ["ConfirmedSetupIntent", "confirm_setup_intent"]
+__all__ = ["ConfirmedSetupIntent", "confirm_setup_intent", "retrieve_setup_intent", "setup_intent_id"]
 
 DEFAULT_REQUEST_TIMEOUT = 30.0
 
@@ -47,7 +47,7 @@ ACCEPTED_STATUSES = frozenset({"succeeded", "processing"})
 
 @dataclass(frozen=True)
 class ConfirmedSetupIntent:
-    """The SetupIntent after a confirm Stripe accepted: its id (not secret) and status."""
+    """A SetupIntent's id (not secret) and status: after a confirm Stripe accepted, or as read back."""
 
     id: str
     status: str
@@ -73,6 +73,12 @@ def _install_log_redaction() -> None:
         stripe_logger.addFilter(_RedactStripeLog())
 
 
+def setup_intent_id(client_secret: SecretStr | str) -> str:
+    """The SetupIntent id a client secret belongs to (the part before ``_secret_``)."""
+    secret = client_secret.get_secret_value() if isinstance(client_secret, SecretStr) else client_secret
+    return _intent_id(secret)
+
+
 def _intent_id(secret: str) -> str:
     intent_id, separator, _ = secret.partition("_secret_")
     if not separator or not intent_id.startswith("seti_"):
@@ -80,22 +86,24 @@ def _intent_id(secret: str) -> str:
     return intent_id
 
 
-def _connection_error(exc: stripe.APIConnectionError, secrets: list[str]) -> TransportError:
+def _connection_error(
+    exc: stripe.APIConnectionError, secrets: list[str], *, call: str = "confirm", changes: bool = True
+) -> TransportError:
     cause = exc.__cause__
     never_sent = isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout)
     return TransportError(
-        f"Stripe SetupIntent confirm: no response ({type(cause).__name__ if cause else 'connection error'})",
+        f"Stripe SetupIntent {call}: no response ({type(cause).__name__ if cause else 'connection error'})",
         kind="connect" if never_sent else "network",
-        may_have_committed=not never_sent,
+        may_have_committed=changes and not never_sent,
         secrets=secrets,
     )
 
 
-def _stripe_error(exc: stripe.StripeError, secrets: list[str]) -> StripeConfirmationError:
+def _stripe_error(exc: stripe.StripeError, secrets: list[str], *, call: str = "confirm") -> StripeConfirmationError:
     decline_code = getattr(exc, "decline_code", None) or exc.code
     text = exc.user_message or str(exc) or type(exc).__name__
     return StripeConfirmationError(
-        f"Stripe refused the SetupIntent confirm ({type(exc).__name__}): {text}",
+        f"Stripe refused the SetupIntent {call} ({type(exc).__name__}): {text}",
         status=exc.http_status,
         decline_code=decline_code,
         secrets=secrets,
@@ -153,3 +161,42 @@ async def confirm_setup_intent(
         decline_code=decline_code,
         secrets=secrets,
     )
+
+
+async def retrieve_setup_intent(
+    client_secret: SecretStr | str,
+    publishable_key: str,
+    *,
+    api_base: str | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+) -> ConfirmedSetupIntent:
+    """Read the SetupIntent of ``client_secret`` as Stripe.js's ``retrieveSetupIntent`` does.
+
+    ``GET /v1/setup_intents/{id}?client_secret=...`` with the publishable key: Stripe answers the
+    holder of the client secret with the intent's status (``requires_payment_method``,
+    ``requires_confirmation``, ``requires_action``, ``processing``, ``succeeded``, ``canceled``), so a
+    step retried after a lost confirm can go on from where the intent is instead of starting a new one.
+    Raises :class:`StripeConfirmationError` when Stripe refuses the read and :class:`TransportError`
+    (never "may have committed": a read changes nothing) when it cannot be reached.
+    """
+    secret = client_secret.get_secret_value() if isinstance(client_secret, SecretStr) else client_secret
+    secrets = [secret]
+    intent_id = _intent_id(secret)
+    _install_log_redaction()
+    http_client = stripe.HTTPXClient(timeout=request_timeout)
+    client = stripe.StripeClient(
+        publishable_key,
+        base_addresses={"api": api_base} if api_base else None,
+        http_client=http_client,
+        max_network_retries=0,
+    )
+    params: Any = {"client_secret": secret}
+    try:
+        intent = await client.v1.setup_intents.retrieve_async(intent_id, params=params)
+    except stripe.APIConnectionError as exc:
+        raise _connection_error(exc, secrets, call="retrieve", changes=False) from None
+    except stripe.StripeError as exc:
+        raise _stripe_error(exc, secrets, call="retrieve") from None
+    finally:
+        await http_client.close_async()
+    return ConfirmedSetupIntent(id=str(intent.id), status=str(intent.status))

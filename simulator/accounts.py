@@ -56,6 +56,10 @@ class SignupLimited(Exception):
     retry_after: float
 
 
+class EmailNotConfirmed(Exception):
+    """A password login with the right password for an account whose e-mail is not confirmed yet."""
+
+
 @dataclass(frozen=True)
 class Session:
     """A Supabase-style session: access token (JWT), refresh token, expiry (simulated Unix time)."""
@@ -323,14 +327,18 @@ class AccountService:
         """Password grant: a new session for a confirmed user with the right password, else None.
 
         Lets a bot whose session expired (or whose link was already used) get a fresh JWT the way
-        supabase-js ``signInWithPassword`` does.
+        supabase-js ``signInWithPassword`` does. The right password of an account whose e-mail is not
+        confirmed raises :class:`EmailNotConfirmed`, as Supabase answers it (``email_not_confirmed``):
+        that is how a client learns that a signup whose answer it lost did create the account.
         """
         user = self._core.state.user_by_email(email)
-        if user is None or user.email_confirmed_at is None:
+        if user is None:
             return None
         candidate = hashlib.pbkdf2_hmac("sha256", password.encode(), user.password_salt, _PBKDF2_ROUNDS)
         if not hmac.compare_digest(candidate, user.password_hash):
             return None
+        if user.email_confirmed_at is None:
+            raise EmailNotConfirmed()
         return self._new_session(user, self._core.now())
 
 

@@ -144,7 +144,7 @@ class ContentPostWorkflow:
             await self._steps.set_stage(PostStage.GENERATING)
             outcome = await self._steps.run(
                 ReelMirrorActivities.generate_post,
-                GenerateInput(**ids, source_post_id=post.source_post_id),
+                GenerateInput(**ids, source_post_id=post.source_post_id, time_scale=self._inp.timing.time_scale),
                 policies.api_call(f"generate a {post.media_type} post from source post {post.source_post_id}"),
                 what="generate the post",
                 needed_cents=self._expected_cost(),

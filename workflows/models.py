@@ -32,6 +32,8 @@ class AccountSummary(_Record):
     auto_reload: bool | None
     # what did not go as asked but left a working account (a declined card, a refused auto-reload)
     notes: list[str] = Field(default_factory=list)
+    # API keys an earlier attempt may have created unseen (their answer was lost): revoke them in the dashboard
+    orphaned_key_names: list[str] = Field(default_factory=list)
 
 
 class ConfirmEmailSignal(_Record):
@@ -43,6 +45,8 @@ class OnboardingStatus(_Record):
     email: str
     last_error: str | None = None
     parked_reason: str | None = None
+    # API keys that may exist without this bot holding them (see AccountSummary)
+    orphaned_key_names: list[str] = Field(default_factory=list)
 
 
 # --- persona loop and posts ----------------------------------------------------------------------------
@@ -152,6 +156,8 @@ class PersonaLoopInput(_Record):
     state: PersonaState | None = None
     # continue-as-new after this many cycles in one run (tests force it); None: only when Temporal suggests it
     continue_as_new_after_cycles: int | None = Field(default=None, ge=1)
+    # a run continues as new by this many events, parked or not (well inside Temporal's limits)
+    continue_as_new_after_events: int = Field(default=5_000, ge=100, le=40_000)
 
 
 class PersonaStatus(_Record):

@@ -2,10 +2,12 @@
 
 Why a workflow: onboarding spans a human-paced step (the confirmation e-mail), a 5-per-day signup limit
 that forbids blind repeats, and a Stripe webhook that arrives whenever it likes. Durable, each step runs
-once: signup is retried only for transport failures and a repeat is recognised by 409 (already exists);
-the e-mail is found by polling the worker's mailbox, or handed in by the `confirm_email` signal; the
-bonus is awaited by polling the balance. Secrets stay in the worker's store; the summary returned and
-everything in history are ids and fingerprints.
+once: signup is retried only for transport failures, and a retry first asks whether the lost request
+created the account (see `AccountActivities.signup`); the e-mail is found by polling the worker's
+mailbox, or handed in by the `confirm_email` signal; the bonus is awaited by polling the balance. Secrets
+stay in the worker's store; the summary returned and everything in history are ids and fingerprints. An
+API key an earlier attempt may have created unseen (its answer lost) is named in the summary and the
+status, with how to revoke it.
 
 A card that is declined or not configured does not cost the account: the onboarding finishes with a
 working key, no bonus, and a note saying what to fix; onboarding again with --card attaches it then (every
@@ -49,7 +51,15 @@ with workflow.unsafe.imports_passed_through():
 DEFAULT_SCOPES: tuple[str, ...] = tuple(ALL_SCOPES)
 WELCOME_BONUS_CENTS = 500
 # attach_card failures that leave a working account: report them instead of failing the onboarding
-CARD_PROBLEMS_A_HUMAN_FIXES = frozenset({ErrorType.CARD_DECLINED, ErrorType.MISSING_SECRET})
+CARD_PROBLEMS_A_HUMAN_FIXES = frozenset(
+    {ErrorType.CARD_DECLINED, ErrorType.CARD_NEEDS_ACTION, ErrorType.MISSING_SECRET}
+)
+# verify_email failures that mean "this link will not do": ask for another one
+LINK_REFUSED = frozenset({ErrorType.CONFIRMATION_LINK, ErrorType.UNTRUSTED_LINK})
+REVOKE_HINT = (
+    "revoke them in the ReelMirror dashboard (API keys): an earlier attempt may have created them, "
+    "and their answer was lost, so no one holds them"
+)
 
 
 @workflow.defn
@@ -68,6 +78,7 @@ class OnboardingWorkflow:
         self._link: str | None = None
         self._last_error: str | None = None
         self._notes: list[str] = []
+        self._orphaned_keys: list[str] = []
         # when our signup was sent: confirmation mail older than that is not ours to follow
         self._mail_since: datetime | None = None
 
@@ -94,13 +105,15 @@ class OnboardingWorkflow:
             balance_cents=balance.balance_cents,
             bonus_granted=bonus,
             auto_reload=balance.auto_reload,
+            orphaned_key_names=list(self._orphaned_keys),
             notes=[*self._notes, *([self._last_error] if self._last_error not in (None, *self._notes) else [])],
         )
 
     # --- steps -------------------------------------------------------------------------------------
 
     async def _signup(self) -> SignupOutcome:
-        """Sign up once: SIGNUP_RETRY retries transport failures only, and 409 means it already happened."""
+        """Sign up once: SIGNUP_RETRY retries transport failures only, and the activity never repeats a
+        request that may have landed; "already exists" means an earlier signup (ours or not) made it."""
         await self._steps.set_stage(OnboardingStage.SIGNING_UP)
         sent_at = workflow.now()
         outcome = await self._steps.run(
@@ -112,6 +125,8 @@ class OnboardingWorkflow:
             self._note(f"{self._inp.email} was signed up already: continuing with its confirmation")
         else:
             self._mail_since = sent_at
+            if outcome.recovered:
+                self._note("the signup's answer was lost, but the account exists: it was not signed up again")
         return outcome
 
     async def _confirm_email(self) -> VerifyEmailOutcome:
@@ -128,7 +143,7 @@ class OnboardingWorkflow:
                     ),
                 )
             except ActivityError as err:
-                if not (is_timeout(err) or error_type(err) == ErrorType.CONFIRMATION_LINK):
+                if not (is_timeout(err) or error_type(err) in LINK_REFUSED):
                     raise
                 self._last_error = f"the mailbox gave no usable confirmation link ({error_message(err)})"
         return await self._confirm_by_signal()
@@ -146,7 +161,7 @@ class OnboardingWorkflow:
                     policies.api_call(f"confirm {self._inp.email} with the signalled link"),
                 )
             except ActivityError as err:
-                if error_type(err) != ErrorType.CONFIRMATION_LINK:
+                if error_type(err) not in LINK_REFUSED:
                     raise
                 self._last_error = f"the confirmation link was refused: {error_message(err)}; send a fresh one"
                 workflow.logger.warning("Confirmation link refused for %s", self._inp.email)
@@ -154,11 +169,16 @@ class OnboardingWorkflow:
     async def _create_key(self) -> ApiKeyOutcome:
         await self._steps.set_stage(OnboardingStage.CREATING_KEY)
         scopes = list(self._inp.scopes or DEFAULT_SCOPES)
-        return await self._steps.run(
+        key = await self._steps.run(
             ReelMirrorActivities.create_api_key,
             CreateApiKeyInput(account_ref=self._inp.account_ref, name=self._inp.key_name, scopes=scopes),
             policies.api_call(f"create API key '{self._inp.key_name}' ({len(scopes)} scopes)"),
         )
+        if key.possibly_orphaned:
+            self._orphaned_keys = list(key.possibly_orphaned)
+            names = ", ".join(f"'{name}'" for name in key.possibly_orphaned)
+            self._note(f"API key(s) {names} may exist unused: {REVOKE_HINT}")
+        return key
 
     async def _card_and_bonus(self) -> tuple[BalanceView, bool]:
         """Attach the card and see the welcome bonus land: the balance before, plus 500 cents."""
@@ -248,6 +268,7 @@ class OnboardingWorkflow:
             email=self._inp.email,
             last_error=self._last_error,
             parked_reason=self._steps.parked_reason,
+            orphaned_key_names=list(self._orphaned_keys),
         )
 
     # --- visibility and helpers ----------------------------------------------------------------------

@@ -52,9 +52,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages import PersonaStage
     from workflows.steps import RestRequested, StepFailed, Steps
 
-#: A run continues as new by this many events (well inside Temporal's limits), parked or not.
-MAX_RUN_EVENTS = 5_000
-
 @workflow.defn
 class PersonaLoopWorkflow:
     @workflow.init
@@ -300,10 +297,10 @@ class PersonaLoopWorkflow:
             return True
         return self._history_is_long()
 
-    @staticmethod
-    def _history_is_long() -> bool:
+    def _history_is_long(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= MAX_RUN_EVENTS
+        limit = self._inp.continue_as_new_after_events
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
 
     async def _continue_as_new(self) -> None:
         """Start a fresh history carrying everything the loop remembers; children run on untouched."""
@@ -316,6 +313,7 @@ class PersonaLoopWorkflow:
                 timing=self._timing,
                 state=self._state,
                 continue_as_new_after_cycles=self._inp.continue_as_new_after_cycles,
+                continue_as_new_after_events=self._inp.continue_as_new_after_events,
             )
         )
 

@@ -3,14 +3,15 @@
 ``GET /auth/v1/verify`` is the link in the confirmation e-mail: a 303 whose ``Location`` fragment
 carries the session (or Supabase's ``otp_expired`` error). ``POST /auth/v1/token`` supports the
 ``refresh_token`` and ``password`` grants so a bot whose one-hour session lapsed can get a new JWT
-without a new link. ``GET /auth/callback`` is the page a browser lands on.
+without a new link; the right password of an unconfirmed account answers Supabase's
+``email_not_confirmed`` 400. ``GET /auth/callback`` is the page a browser lands on.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from simulator.accounts import Session
+from simulator.accounts import EmailNotConfirmed, Session
 from simulator.web.http import SIM_KEY, json_response, read_json
 
 routes = web.RouteTableDef()
@@ -42,7 +43,12 @@ async def token(request: web.Request) -> web.Response:
         session = sim.accounts.refresh(str(data.get("refresh_token", "")))
         description = "Invalid Refresh Token: Refresh Token Not Found"
     elif grant == "password":
-        session = sim.accounts.login(str(data.get("email", "")), str(data.get("password", "")))
+        try:
+            session = sim.accounts.login(str(data.get("email", "")), str(data.get("password", "")))
+        except EmailNotConfirmed:
+            return json_response(
+                {"code": 400, "error_code": "email_not_confirmed", "msg": "Email not confirmed"}, status=400
+            )
         description = "Invalid login credentials"
     else:
         return json_response(

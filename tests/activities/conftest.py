@@ -42,6 +42,7 @@ def settings(simulator: SimulatorServer, localstripe: str, tmp_path: Path) -> Ac
         base_url=simulator.base_url,
         secrets_dir=tmp_path / "secrets",
         mailbox_url=simulator.origin,
+        auth_origin=simulator.origin,
         stripe_api_base=localstripe,
         stripe_publishable_key=PUBLISHABLE_KEY,
         http_timeout_seconds=10,

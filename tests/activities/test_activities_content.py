@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 
@@ -211,7 +212,10 @@ async def test_generate_after_a_lost_response_adopts_instead_of_paying_twice(
         setup.input(PlanCycleInput, persona_id=setup.persona_id, source_modes={setup.source_id: "sync_only"}, limit=2),
     )
     for item, mode, error_type in zip(plan.items, ("502", "drop"), ("UPSTREAM_ERROR", "TRANSPORT_ERROR"), strict=True):
-        wanted = setup.input(GenerateInput, persona_id=setup.persona_id, source_post_id=item.source_post_id)
+        # time scale 0.001: the 120 s settle time after an unanswered generate is 0.12 s
+        wanted = setup.input(
+            GenerateInput, persona_id=setup.persona_id, source_post_id=item.source_post_id, time_scale=0.001
+        )
         # The server commits the generate, then the answer is lost (a 502, or the connection dropped).
         await sim_admin.set_chaos(
             lost_response_rate=1.0, lost_response_mode=mode, path_pattern=r"/v1/generate$", methods=["POST"]
@@ -220,7 +224,10 @@ async def test_generate_after_a_lost_response_adopts_instead_of_paying_twice(
         assert lost.type == error_type and not lost.non_retryable
         await sim_admin.set_chaos()
 
-        retried = await run(acts.generate_post, wanted)  # Temporal's retry of the same activity
+        settling = await run.failure(acts.generate_post, wanted)  # Temporal's retry of the same activity
+        assert settling.type == "NotReady" and settling.next_retry_delay is not None
+        await asyncio.sleep(settling.next_retry_delay.total_seconds())  # what the retry policy waits
+        retried = await run(acts.generate_post, wanted)
         entries = await _generate_entries(sim_admin, account, item.source_post_id)
         assert len(entries) == 1
         assert retried.adopted and retried.origin == "api"

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.testing import ActivityEnvironment
 
 from activities.backoff import BACKOFF_INITIAL, backoff_delay
-from activities.error_types import NON_RETRYABLE_ERROR_TYPES, ErrorType
+from activities.error_types import NON_RETRYABLE_ERROR_TYPES, PARK_FOR_OPERATOR, ErrorType
 from activities.errors import ERROR_TABLE, MIN_RATE_LIMIT_DELAY, not_ready, row_for, to_application_error, translated
 from activities.fleet_budget import BudgetBusyError
 from activities.mailbox import MailboxAuthError, MailboxError
@@ -45,6 +45,10 @@ ROWS = [
     (rm.UnexpectedStatusError("500", status=500), ErrorType.UNEXPECTED_STATUS, False, BACKOFF_INITIAL),
     (rm.ConfirmationLinkError("otp_expired", error_code="otp_expired"), ErrorType.CONFIRMATION_LINK, True, None),
     (rm.StripeConfirmationError("declined", decline_code="card_declined"), ErrorType.CARD_DECLINED, True, None),
+    (rm.UntrustedLinkError("link to evil.example", error_code="untrusted"), ErrorType.UNTRUSTED_LINK, True, None),
+    (rm.InvalidCredentialsError("invalid_grant", error_code="invalid_grant"), ErrorType.SIGN_IN_REFUSED, True, None),
+    (rm.InvalidRefreshTokenError("already used", error_code="invalid_grant"), ErrorType.SESSION_EXPIRED, True, None),
+    (rm.EmailNotConfirmedError("email_not_confirmed"), ErrorType.EMAIL_NOT_CONFIRMED, True, None),
     (MissingSecretError("acct", "api_key"), ErrorType.MISSING_SECRET, True, None),
     (SecretStoreError("world-readable"), ErrorType.MISSING_SECRET, True, None),
     (SecretStoreUnavailableError("database restarting"), ErrorType.TRANSPORT_ERROR, False, BACKOFF_INITIAL),
@@ -67,6 +71,14 @@ def test_each_row(exc: Exception, type_: str, non_retryable: bool, delay: timede
 
 def test_every_table_class_is_exercised() -> None:
     assert {type(exc) for exc, *_ in ROWS} | {rm.ReelMirrorError} == set(ERROR_TABLE)
+
+
+def test_supabase_refusals_park_until_the_operator_acts() -> None:
+    """A wrong password or a dead refresh token is not retried blindly: the workflow parks with the reason."""
+    for exc in (rm.InvalidCredentialsError("x"), rm.InvalidRefreshTokenError("x"), rm.EmailNotConfirmedError("x")):
+        assert to_application_error(exc, SETTINGS).type in PARK_FOR_OPERATOR
+    untrusted = to_application_error(rm.UntrustedLinkError("points at evil.example"), SETTINGS)
+    assert untrusted.type not in PARK_FOR_OPERATOR and untrusted.non_retryable
 
 
 def test_retryable_matches_the_policies_non_retryable_list() -> None:

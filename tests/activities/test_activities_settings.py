@@ -19,6 +19,10 @@ def test_defaults_from_an_empty_environment() -> None:
     assert settings.http_timeout_seconds == 30
     assert settings.service_unavailable_retry_seconds == 60
     assert settings.payment_method is None
+    # The guide promises no idempotency keys, and no auth origin is known: only Supabase's own links count.
+    assert settings.ambiguous_settle_seconds == 120
+    assert settings.idempotency_keys is False
+    assert settings.auth_origin is None
     assert settings.secrets_url is None
 
 
@@ -34,6 +38,10 @@ def test_every_variable_is_read() -> None:
         "REELMIRROR_503_RETRY_SECONDS": "0.6",
         "REELMIRROR_PAYMENT_METHOD": "pm_card_visa",
         "REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS": "120",
+        "REELMIRROR_AMBIGUOUS_SETTLE_SECONDS": "45",
+        "REELMIRROR_IDEMPOTENCY_KEYS": "on",
+        "REELMIRROR_AUTH_ORIGIN": "https://abcd.supabase.co/",
+        "REELMIRROR_SUPABASE_ANON_KEY": "anon-key-value",
     }
     imap = {var for var in ENV_VARS if var.startswith("REELMIRROR_IMAP_")}  # tests/imap reads each of these
     assert set(env) | imap == set(ENV_VARS)
@@ -50,6 +58,11 @@ def test_every_variable_is_read() -> None:
     assert settings.service_unavailable_retry_seconds == 0.6
     assert settings.payment_method is not None
     assert settings.payment_method.get_secret_value() == "pm_card_visa"
+    assert settings.ambiguous_settle_seconds == 45
+    assert settings.idempotency_keys is True
+    assert settings.auth_origin == "https://abcd.supabase.co"
+    assert settings.supabase_anon_key is not None
+    assert settings.supabase_anon_key.get_secret_value() == "anon-key-value"
 
 
 def test_empty_values_mean_default() -> None:
@@ -72,6 +85,12 @@ def test_empty_values_mean_default() -> None:
         ("REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS", "0"),
         ("REELMIRROR_UNUSABLE_ANSWER_BUDGET_SECONDS", "nan"),
         ("REELMIRROR_PAYMENT_METHOD", "4242424242424242"),
+        ("REELMIRROR_AMBIGUOUS_SETTLE_SECONDS", "0"),
+        ("REELMIRROR_AMBIGUOUS_SETTLE_SECONDS", "two minutes"),
+        ("REELMIRROR_IDEMPOTENCY_KEYS", "sometimes"),
+        ("REELMIRROR_AUTH_ORIGIN", "abcd.supabase.co"),
+        ("REELMIRROR_AUTH_ORIGIN", "https://abcd.supabase.co/auth/v1"),
+        ("REELMIRROR_AUTH_ORIGIN", "https://user@abcd.supabase.co"),
         ("REELMIRROR_SECRETS_URL", "mysql://bot:hunter2@db/reelmirror"),
         ("REELMIRROR_SECRETS_URL", "db.internal:5432"),
     ],

@@ -27,7 +27,12 @@ from simulator.server import SimulatorServer
 
 @pytest.fixture
 def settings(simulator: SimulatorServer, tmp_path: Path) -> ActivitySettings:
-    return ActivitySettings(base_url=simulator.base_url, secrets_dir=tmp_path / "secrets", http_timeout_seconds=10)
+    return ActivitySettings(
+        base_url=simulator.base_url,
+        secrets_dir=tmp_path / "secrets",
+        auth_origin=simulator.origin,
+        http_timeout_seconds=10,
+    )
 
 
 async def _activities(settings: ActivitySettings, mailbox: ImapMailbox) -> AsyncIterator[ReelMirrorActivities]:
@@ -63,7 +68,7 @@ async def test_verify_email_confirms_with_the_link_read_over_imap(
 
     assert outcome.email == email
     assert outcome.jwt_fingerprint.startswith("sha256:")
-    assert acts.store.has("imap-e2e", "jwt")
+    assert await acts.store.has("imap-e2e", "jwt")
     assert "S" in dovecot.flags(key)
     again = await run.run(acts.verify_email, verify)  # a retry after a lost result: same session, link not reused
     assert again.jwt_fingerprint == outcome.jwt_fingerprint

@@ -10,7 +10,7 @@ import stripe
 from pydantic import SecretStr
 
 from reelmirror.errors import StripeConfirmationError, TransportError
-from reelmirror.stripe_setup import ConfirmedSetupIntent, confirm_setup_intent
+from reelmirror.stripe_setup import ConfirmedSetupIntent, confirm_setup_intent, retrieve_setup_intent, setup_intent_id
 
 PUBLISHABLE_KEY = "pk_test_x"
 
@@ -87,3 +87,33 @@ async def test_stripe_debug_log_never_shows_the_client_secret(
     messages = [r.getMessage() for r in caplog.records if r.name == "stripe"]
     assert any("Post details" in m for m in messages)  # the SDK did log the body, redacted
     assert all(secret not in m for m in messages)
+
+
+async def test_retrieve_with_the_publishable_key_and_client_secret(localstripe: str) -> None:
+    """What Stripe.js's retrieveSetupIntent does; the stack's localstripe allows it as Stripe does."""
+    secret = await new_client_secret(localstripe)
+    intent_id = secret.split("_secret_")[0]
+    before = await retrieve_setup_intent(secret, PUBLISHABLE_KEY, api_base=localstripe)
+    await confirm_setup_intent(secret, "pm_card_visa", PUBLISHABLE_KEY, api_base=localstripe)
+    after = await retrieve_setup_intent(SecretStr(secret), PUBLISHABLE_KEY, api_base=localstripe)
+    assert (before, after) == (
+        ConfirmedSetupIntent(id=intent_id, status="requires_payment_method"),
+        ConfirmedSetupIntent(id=intent_id, status="succeeded"),
+    )
+    assert setup_intent_id(secret) == intent_id
+
+
+async def test_retrieve_with_a_wrong_client_secret_is_refused(localstripe: str) -> None:
+    forged = (await new_client_secret(localstripe)).split("_secret_")[0] + "_secret_forged0123456789"
+    with pytest.raises(StripeConfirmationError) as caught:
+        await retrieve_setup_intent(forged, PUBLISHABLE_KEY, api_base=localstripe)
+    assert caught.value.status == 401 and "forged0123456789" not in str(caught.value)
+
+
+async def test_retrieve_without_stripe_is_a_transport_error_that_changed_nothing() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(TransportError) as caught:
+        await retrieve_setup_intent("seti_x_secret_y", PUBLISHABLE_KEY, api_base=f"http://127.0.0.1:{port}")
+    assert caught.value.may_have_committed is False

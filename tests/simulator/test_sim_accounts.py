@@ -168,6 +168,25 @@ async def test_refresh_and_password_grants(
     assert wrong.status_code == 400
 
 
+async def test_password_login_before_confirmation_says_email_not_confirmed(
+    api: httpx.AsyncClient, simulator: SimulatorServer
+) -> None:
+    """Supabase's answer to the right password of an unconfirmed account, which tells a bot that lost its
+    signup answer that the account exists; a wrong password or an unknown address stays invalid_grant."""
+    assert (await signup(api, "early@example.com")).status_code == 201
+    token_url = f"{simulator.origin}/auth/v1/token"
+
+    async def login(email: str, password: str) -> httpx.Response:
+        return await api.post(token_url, params={"grant_type": "password"}, json={"email": email, "password": password})
+
+    early = await login("Early@example.com", PASSWORD)
+    assert early.status_code == 400
+    assert early.json() == {"code": 400, "error_code": "email_not_confirmed", "msg": "Email not confirmed"}
+    for email, password in (("early@example.com", "wrong-one"), ("nobody@example.com", PASSWORD)):
+        refused = await login(email, password)
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
 async def test_missing_and_invalid_key_are_unauthorized(api: httpx.AsyncClient, onboard: Onboard) -> None:
     account = await onboard()
     missing = await api.get("/v1/personas")

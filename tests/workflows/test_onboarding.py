@@ -134,3 +134,56 @@ async def test_card_problem_finishes_with_a_working_account_and_a_note(client, f
     assert final.stage == Stage.DONE
     assert fake.count("api_key") == 1 and fake.count("bonus") == 0
     assert not summary.auto_reload, "auto-reload needs the card that was not attached"
+
+
+async def test_a_lost_key_answer_names_the_possibly_orphaned_key(client, fake, start_worker):
+    fake.lose_key_answers = 1
+    inp = onboarding()
+    async with start_worker(OnboardingWorkflow) as tq:
+        handle = await start(client, tq, inp)
+        summary = await handle.result()
+        final = await status(handle)
+
+    orphan = fake.orphaned_keys[0]
+    assert summary.orphaned_key_names == [orphan] == final.orphaned_key_names
+    assert any(orphan in note and "dashboard" in note for note in summary.notes)
+    assert fake.count("api_key") == 2 and summary.key_id == fake.account(inp.account_ref).key_id
+
+
+async def test_an_untrusted_link_is_refused_and_a_fresh_one_asked_for(client, fake, start_worker):
+    fake.fail_next("verify_email", ErrorType.UNTRUSTED_LINK)
+    inp = onboarding(confirmation="signal")
+    async with start_worker(OnboardingWorkflow) as tq:
+        handle = await start(client, tq, inp)
+        await eventually(lambda: status(handle), lambda s: s.stage == Stage.AWAITING_EMAIL)
+        link = ConfirmEmailSignal(link=fake.confirmation_link(inp.email))
+        await handle.signal(OnboardingWorkflow.confirm_email, link)
+        refused = await eventually(lambda: status(handle), lambda s: s.last_error is not None)
+        await handle.signal(OnboardingWorkflow.confirm_email, link)
+        summary = await handle.result()
+
+    assert refused.stage == Stage.AWAITING_EMAIL and "send a fresh one" in (refused.last_error or "")
+    assert summary.key_id and fake.count("email_confirmed") == 1
+
+
+async def test_a_card_that_needs_3d_secure_leaves_a_note_not_a_failure(client, fake, start_worker):
+    fake.fail_next("attach_card", ErrorType.CARD_NEEDS_ACTION)
+    inp = onboarding(attach_card=True)
+    async with start_worker(OnboardingWorkflow) as tq:
+        summary = await (await start(client, tq, inp)).result()
+
+    assert summary.key_id and not summary.bonus_granted
+    assert any(ErrorType.CARD_NEEDS_ACTION in note for note in summary.notes)
+
+
+async def test_an_uncertain_signup_parks_until_the_operator_says_retry(client, fake, start_worker):
+    fake.fail_next("signup", ErrorType.SIGNUP_UNCERTAIN)
+    inp = onboarding()
+    async with start_worker(OnboardingWorkflow) as tq:
+        handle = await start(client, tq, inp)
+        parked = await eventually(lambda: status(handle), lambda s: s.parked_reason is not None)
+        await handle.signal(OnboardingWorkflow.retry)
+        summary = await handle.result()
+
+    assert parked.stage == Stage.PARKED and "send retry" in (parked.parked_reason or "")
+    assert summary.key_id and fake.count("signup") == 1

@@ -11,6 +11,8 @@ cannot tell the difference. Knobs script the unhappy paths:
 * `fail_next(<activity name> | "*", <ErrorType>, times)`: the next calls raise that error;
 * `key_valid = False`: every call with the API key raises UNAUTHORIZED until set back;
 * `lose_generate_responses = n`: the next n generates commit, then raise a retryable TRANSPORT_ERROR;
+* `lose_key_answers = n`: the next n key creations commit, then raise TRANSPORT_ERROR (the next attempt
+  reports their names as possibly orphaned, as the real activity does);
 * `media_fails`, `failing_platforms`, `server_generates_on_sync`, balance and costs.
 """
 
@@ -205,6 +207,8 @@ class FakeReelMirror:
         self.media_fails = False
         self.failing_platforms: set[str] = set()
         self.lose_generate_responses = 0
+        self.lose_key_answers = 0
+        self.orphaned_keys: list[str] = []
         self.server_generates_on_sync = True
         self._failures: dict[str, list[str]] = {}
         self._not_ready_left: dict[tuple[str, str], int] = {}
@@ -435,10 +439,21 @@ class FakeReelMirror:
                 scopes=account.scopes or inp.scopes,
                 reused=True,
             )
+        name = f"{inp.name}-{len(self.orphaned_keys) + 1}"
+        self.ledger.append(LedgerEntry("api_key", inp.account_ref, details={"scopes": list(inp.scopes), "name": name}))
+        if self.lose_key_answers > 0:
+            self.lose_key_answers -= 1
+            self.orphaned_keys.append(name)
+            raise app_error(ErrorType.TRANSPORT_ERROR, "TRANSPORT_ERROR (no response): POST /v1/api-keys: timeout")
         account.key_id, account.scopes = self.new_id("key"), list(inp.scopes)
         self.key_valid = True
-        self.ledger.append(LedgerEntry("api_key", inp.account_ref, details={"scopes": list(inp.scopes)}))
-        return ApiKeyOutcome(key_id=account.key_id, fingerprint=fingerprint(account.key_id), scopes=account.scopes)
+        return ApiKeyOutcome(
+            key_id=account.key_id,
+            fingerprint=fingerprint(account.key_id),
+            scopes=account.scopes,
+            name=name,
+            possibly_orphaned=list(self.orphaned_keys),
+        )
 
     @activity.defn
     async def attach_card(self, inp: AccountRef) -> CardOutcome:
