@@ -62,26 +62,40 @@ class BudgetInput(BaseModel):
 
 
 class PermitRequest(BaseModel):
-    polls: bool = False  # a status poll: yields to paid calls when they queue
+    """`count` requests of one worker asking together (one update, however many wait on that worker)."""
+
+    count: int = Field(default=1, ge=1)
+    polls: bool = False  # status polls: they yield to paid calls when those queue
 
 
 class PermitGrant(BaseModel):
-    """Send at `at` (None: come back after `retry_after_seconds`, the line is too long for this request)."""
+    """Send times for the first `len(slots)` requests, in order; the rest come back after
+    `retry_after_seconds` (the line is too long for them)."""
 
-    at: datetime | None = None
+    slots: list[datetime] = Field(default_factory=list)
     retry_after_seconds: float = 0.0
 
 
 def grant(
     state: BudgetState, config: BudgetConfig, now: datetime, request: PermitRequest
 ) -> tuple[PermitGrant, BudgetState]:
-    """The send time for one request, and the budget after it."""
+    """The send times for the request's `count` sends, and the budget after them."""
     earliest = now - config.interval * config.burst
-    slot = max(state.next_free or earliest, earliest)
-    wait = (slot - now).total_seconds()
-    if wait > (config.poll_backlog_seconds if request.polls else config.max_wait_seconds):
-        return PermitGrant(retry_after_seconds=wait), state
-    return PermitGrant(at=max(slot, now)), BudgetState(next_free=slot + config.interval, granted=state.granted + 1)
+    limit = config.poll_backlog_seconds if request.polls else config.max_wait_seconds
+    slots: list[datetime] = []
+    next_free = state.next_free
+    retry_after = 0.0
+    for _ in range(request.count):
+        slot = max(next_free or earliest, earliest)
+        wait = (slot - now).total_seconds()
+        if wait > limit:
+            retry_after = wait
+            break
+        slots.append(max(slot, now))
+        next_free = slot + config.interval
+    return PermitGrant(slots=slots, retry_after_seconds=retry_after), BudgetState(
+        next_free=next_free, granted=state.granted + len(slots)
+    )
 
 
 def budget_id(api_key: str) -> str:

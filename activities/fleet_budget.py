@@ -50,14 +50,26 @@ class BudgetBusyError(Exception):
         self.retry_after_seconds = retry_after_seconds
 
 
+class _Line:
+    """The requests of one worker waiting for send times from one governor (paid calls and polls apart)."""
+
+    def __init__(self) -> None:
+        self.waiting: list[asyncio.Future[datetime]] = []
+        self.pump: asyncio.Task[None] | None = None
+
+
 class FleetBudget:
-    """The worker's side of the per-key budgets: send times from the governors, holds from the headers."""
+    """The worker's side of the per-key budgets: send times from the governors, holds from the headers.
+
+    Requests that wait at the same time ask together: one update for all of them, so a worker has at
+    most two updates in flight per key (paid calls, polls), well under the server's limit per workflow."""
 
     def __init__(self, client: Client, task_queue: str, config: BudgetConfig) -> None:
         self._client = client
         self._task_queue = task_queue
         self.config = config
-        self._hold_until: dict[str, float] = {}  # key fingerprint -> monotonic time
+        self._hold_until: dict[str, float] = {}  # governor id -> monotonic time
+        self._lines: dict[tuple[str, bool], _Line] = {}
 
     @property
     def reserve(self) -> int:
@@ -76,10 +88,12 @@ class FleetBudget:
             raise BudgetBusyError(held)
         if held > 0:
             await asyncio.sleep(held)
-        permit = await self._acquire(governor, polls)
-        if permit.at is None:
-            raise BudgetBusyError(permit.retry_after_seconds)
-        delay = (permit.at - datetime.now(UTC)).total_seconds()
+        line = self._lines.setdefault((governor, polls), _Line())
+        slot: asyncio.Future[datetime] = asyncio.get_running_loop().create_future()
+        line.waiting.append(slot)
+        if line.pump is None or line.pump.done():
+            line.pump = asyncio.create_task(self._pump(governor, polls, line))
+        delay = (await slot - datetime.now(UTC)).total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -107,19 +121,43 @@ class FleetBudget:
             self._hold_until[governor] = until
             logger.info("%s of the window left: holding this key's requests %.1f s", info.remaining, wait)
 
-    async def _acquire(self, governor: str, polls: bool) -> PermitGrant:
-        start = WithStartWorkflowOperation(
-            GOVERNOR,
-            BudgetInput(config=self.config),
-            id=governor,
-            task_queue=self._task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
+    async def _pump(self, governor: str, polls: bool, line: _Line) -> None:
+        """Ask for everyone waiting at once, hand the send times out in order, until nobody waits."""
+        while line.waiting:
+            batch = [slot for slot in line.waiting if not slot.done()]
+            line.waiting = []
+            if not batch:
+                continue
+            try:
+                permit = await self._acquire(governor, polls, len(batch))
+            except Exception as exc:
+                for slot in batch:
+                    if not slot.done():
+                        slot.set_exception(exc)
+                continue
+            for slot, at in zip(batch, permit.slots, strict=False):
+                if not slot.done():
+                    slot.set_result(at)
+            for slot in batch[len(permit.slots) :]:
+                if not slot.done():
+                    slot.set_exception(BudgetBusyError(permit.retry_after_seconds))
+
+    async def _acquire(self, governor: str, polls: bool, count: int) -> PermitGrant:
         delay = 0.1
         while True:
+            start = WithStartWorkflowOperation(
+                GOVERNOR,
+                BudgetInput(config=self.config),
+                id=governor,
+                task_queue=self._task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
             try:
                 return await self._client.execute_update_with_start_workflow(
-                    "acquire", PermitRequest(polls=polls), start_workflow_operation=start, result_type=PermitGrant
+                    "acquire",
+                    PermitRequest(count=count, polls=polls),
+                    start_workflow_operation=start,
+                    result_type=PermitGrant,
                 )
             except RPCError as exc:  # the governor continuing as new, a server restart: ask again shortly
                 logger.info("rate budget %s unavailable (%s): asking again in %.1f s", governor, exc.message, delay)

@@ -47,10 +47,17 @@ class PollPlan(BaseModel):
         return max((now - self.started_at).total_seconds(), 0.0) / self.time_scale
 
     def next_check_age(self, age: float) -> float:
-        """The first check after `age`: the next planned one, or past the plan a tenth of the age later."""
+        """The first check after `age`: the next planned one, or past the plan a tenth of the age later.
+
+        A check that ran late (the server retried the attempt after a second, a busy worker) stands for
+        the planned check it was closest to: a planned check already more than halfway behind it is
+        skipped, rather than read again a moment later."""
+        previous: float | None = None
         for planned in self.check_ages:
-            if planned > age + SKEW_SECONDS:
+            halfway = previous is None or planned - age >= 0.5 * (planned - previous)
+            if planned > age + SKEW_SECONDS and halfway:
                 return planned
+            previous = planned
         return age + min(max(0.1 * age, TAIL_MIN_SECONDS), self.tail_step_seconds)
 
     def delay(self, now: datetime) -> timedelta:

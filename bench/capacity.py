@@ -203,10 +203,37 @@ async def run(stack: LocalStack, n: int) -> dict[str, object]:
     }
 
 
+def plot(figures: dict[str, object], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = figures
+    panels = [
+        ("started per second", [f["bare_start_per_s"], f["start_per_s"]], None),
+        ("worker RSS (MB)", [f["bare_worker_rss_mb"], f["worker_rss_mb"]], 500),
+        ("dev server RSS (MB)", [f["bare_server_rss_mb"], f["server_rss_mb"]], None),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3))
+    for ax, (title, values, goal) in zip(axes, panels, strict=True):
+        ax.bar(["bare", "personas"], values, color=["tab:gray", "tab:blue"])  # type: ignore[arg-type]
+        if goal:
+            ax.axhline(goal, color="tab:red", linestyle="--")
+        ax.set_title(title)
+    fig.suptitle(f"{f['personas']} workflows on one worker")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--personas", type=int, default=2000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--plot", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     args = parser.parse_args(argv)
     state_dir = Path(tempfile.mkdtemp(prefix="reelmirror-capacity-"))
     console.print(f"[bold]Capacity bench[/] (logs under {state_dir / 'logs'})")
@@ -222,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    if args.plot:
+        plot(figures, args.out / "capacity.png")
     return 0
 
 

@@ -179,7 +179,7 @@ def plot(result: SoakResult, path: Path) -> None:
     faults = {k: v for k, v in result.stats["faults"].items() if v and k != "latency"}
     retries = {name: n for name, n in sorted(result.histories.retries.items()) if n}
     seconds = [run.seconds for run in result.histories.runs if run.activity not in POLL_ACTIVITIES]
-    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.8))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4.2))
     left.bar(list(faults), list(faults.values()), color="tab:red")
     left.set_title(f"Faults injected ({result.stats['requests']} requests, all with latency)")
     left.tick_params(axis="x", labelrotation=30)
@@ -200,7 +200,7 @@ def plot(result: SoakResult, path: Path) -> None:
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=70)
     plt.close(fig)
 
 

@@ -179,10 +179,33 @@ async def run(stack: LocalStack, posts: int) -> dict[str, object]:
     }
 
 
+def plot(figures: dict[str, object], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = figures
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    ax.barh(["plain script"], [f["cpu_per_post_plain"] * 1000], color="tab:gray")  # type: ignore[operator]
+    ax.barh(["workflows"], [f["worker_cpu_per_post"] * 1000], color="tab:blue", label="worker")  # type: ignore[operator]
+    ax.barh(["workflows"], [f["server_cpu_per_post"] * 1000], left=[f["worker_cpu_per_post"] * 1000],  # type: ignore[operator]
+            color="tab:cyan", label="Temporal dev server")  # fmt: skip
+    ax.axvline(f["cpu_per_post_plain"] * GOAL_RATIO * 1000, color="tab:red", linestyle="--", label="goal: 3x")  # type: ignore[operator]
+    ax.set_xlabel("CPU ms per post")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=20, help="posts through each pipeline (at most 20)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--plot", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     args = parser.parse_args(argv)
     state_dir = Path(tempfile.mkdtemp(prefix="reelmirror-overhead-"))
     console.print(f"[bold]Overhead bench[/] (logs under {state_dir / 'logs'})")
@@ -198,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    if args.plot:
+        plot(figures, args.out / "overhead.png")
     return 0
 
 

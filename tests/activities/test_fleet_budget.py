@@ -37,30 +37,29 @@ def at(seconds: float) -> datetime:
 
 
 @pytest.mark.parametrize(
-    ("state", "now", "polls", "send_at", "retry_after"),
+    ("state", "now", "count", "polls", "sends", "retry_after"),
     [
-        (BudgetState(), 0, False, 0, None),  # never used: at once
-        (BudgetState(next_free=at(10)), 9, False, 10, None),  # in line: at its slot
-        (BudgetState(next_free=at(10)), 9, True, 10, None),  # a poll, a short line: also in line
-        (BudgetState(next_free=at(14)), 9, True, None, 5),  # a poll, paid calls queue 5 s: come back
-        (BudgetState(next_free=at(30)), 9, False, None, 21),  # a line longer than max_wait: come back
-        (BudgetState(next_free=at(0)), 100, False, 100, None),  # idle long: at once (the burst refills)
+        (BudgetState(), 0, 1, False, [0], 0),  # never used: at once
+        (BudgetState(next_free=at(10)), 9, 1, False, [10], 0),  # in line: at its slot
+        (BudgetState(next_free=at(10)), 9, 1, True, [10], 0),  # a poll, a short line: also in line
+        (BudgetState(next_free=at(14)), 9, 1, True, [], 5),  # a poll, paid calls queue 5 s: come back
+        (BudgetState(next_free=at(30)), 9, 1, False, [], 21),  # a line longer than max_wait: come back
+        (BudgetState(next_free=at(0)), 100, 1, False, [100], 0),  # idle long: at once (the burst refills)
+        # one worker asking for three together: spaced like three asks
+        (BudgetState(next_free=at(10)), 9, 3, False, [10, 10 + 5 / 9, 10 + 10 / 9], 0),
+        # four polls behind 1 s of paid calls: two fit in the 2 s a poll may wait, two come back
+        (BudgetState(next_free=at(10)), 9, 4, True, [10, 10 + 5 / 9], 9 + 10 / 9 - 8),
     ],
 )
 def test_the_governor_spaces_sends_and_sends_back_what_would_wait_long(
-    state: BudgetState, now: float, polls: bool, send_at: float | None, retry_after: float | None
+    state: BudgetState, now: float, count: int, polls: bool, sends: list[float], retry_after: float
 ) -> None:
-    permit, after = grant(state, CONFIG, at(now), PermitRequest(polls=polls))
-    if send_at is None:
-        assert permit.at is None and permit.retry_after_seconds == pytest.approx(retry_after)
-        assert after == state, "a request sent back takes no place"
-    else:
-        assert permit.at == at(send_at)
-        assert (
-            after.granted == state.granted + 1
-            and after.next_free is not None
-            and after.next_free > at(now) - (CONFIG.interval * CONFIG.burst)
-        )
+    permit, after = grant(state, CONFIG, at(now), PermitRequest(count=count, polls=polls))
+    assert [(s - T0).total_seconds() for s in permit.slots] == pytest.approx(sends)
+    assert permit.retry_after_seconds == pytest.approx(retry_after)
+    assert after.granted == state.granted + len(sends)
+    if not sends:
+        assert after.next_free == state.next_free, "requests sent back take no place"
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -71,9 +70,9 @@ def test_no_window_anywhere_holds_more_than_the_limit(seed: int) -> None:
     now = 0.0
     while now < 600:
         now += rng.expovariate(5.0)  # 5 requests a second: more than the limit allows
-        permit, state = grant(state, CONFIG, at(now), PermitRequest(polls=rng.random() < 0.5))
-        if permit.at is not None:
-            sends.append((permit.at - T0).total_seconds())
+        count = rng.choice([1, 1, 1, 2, 5])  # a worker asking for several waiting requests at once
+        permit, state = grant(state, CONFIG, at(now), PermitRequest(count=count, polls=rng.random() < 0.5))
+        sends += [(slot - T0).total_seconds() for slot in permit.slots]
     sends.sort()
     assert len(sends) > 900, "the budget is used, not starved"
     for i, start in enumerate(sends):

@@ -19,11 +19,15 @@ PLAN = PollPlan(kind="image", started_at=T0, check_ages=[30.0, 40.0, 48.0], tail
     ("age", "next_age"),
     [
         (0.0, 30.0),  # the first planned check
-        (29.4, 30.0),  # before it: still that one
+        (20.0, 30.0),  # well before it: still that one
+        (29.4, 30.0),
         (29.8, 40.0),  # within the clock skew of 30: this attempt was the check at 30
         (30.0, 40.0),  # the check at 30 was this attempt: the next planned one
         (30.2, 40.0),  # a little late
-        (45.0, 48.0),
+        (43.0, 48.0),
+        (45.0, 49.5),  # closer to 48 than to 40: it stands for 48, and the tail follows
+        (38.0, 48.0),  # the check planned at 30 ran at 38: 40 is less than half its gap away, 48 is next
+        (34.0, 40.0),  # ran at 34: 40 is still more than half its gap away
         (48.0, 52.8),  # past the plan: a tenth of the age later
         (100.0, 110.0),
         (400.0, 415.0),  # ... but at most the tail step

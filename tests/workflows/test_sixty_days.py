@@ -19,7 +19,7 @@ import pytest
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from workflow_fakes import FakeReelMirror
+from workflow_fakes import FakeReelMirror, eventually
 
 from activities.models import PersonaInput, SyncStartedView
 from workflows.config import PersonaConfig
@@ -122,6 +122,9 @@ async def test_a_persona_parked_for_a_week_continues_as_new_while_it_waits_and_r
         fake.key_valid = True
         latest = client.get_workflow_handle_for(PersonaLoopWorkflow.run, config.workflow_id)
         await latest.signal(PersonaLoopWorkflow.credentials_updated)
+        # the resumed cycle's sync poll waits for its first planned check: let that timer pass first (the
+        # test server's result long-poll gives up when time jumps past it)
+        await eventually(lambda: latest.query(PersonaLoopWorkflow.status), lambda s: s.stage == "done")
         for _ in range(5):  # the time-skipping server may end a result's long poll on a run's hand-over
             try:
                 final = await latest.result()
