@@ -16,6 +16,7 @@ from temporalio import activity
 from activities.base import ActivityBase, heartbeat
 from activities.carried import carried_ids, carried_list, forget_carried
 from activities.errors import not_ready, translated
+from activities.generate_journal import GenerateJournal
 from activities.generation import generate_once
 from activities.models import (
     CyclePlan,
@@ -24,6 +25,7 @@ from activities.models import (
     GenerateOutcome,
     JobInput,
     PersonaInput,
+    PlanBook,
     PlanCycleInput,
     PlannedPost,
     SyncJobView,
@@ -39,6 +41,9 @@ __all__ = ["SERVER_GENERATES", "ContentActivities"]
 
 #: Automation modes in which the server generates by itself: we adopt its posts, never generate.
 SERVER_GENERATES = frozenset({"auto_clone", "auto_publish"})
+
+#: Held source posts the status names by id (the count covers the rest).
+MAX_HELD_NAMED = 5
 
 #: The contract's sync cooldown: within it after a sync started, a new sync of that source is skipped.
 SYNC_COOLDOWN = timedelta(minutes=15)
@@ -101,7 +106,10 @@ class ContentActivities(ActivityBase):
         """Up to `limit` new source posts, newest first (see `activities.planning`), each with any generated
         post that already exists for it. A post of an auto_clone/auto_publish source without one is deferred:
         the server will generate it, and generating it ourselves would pay twice. So is a post whose source
-        cannot be told (the answers name none) while any source lets the server generate."""
+        cannot be told (the answers name none) while any source lets the server generate.
+
+        When the generated-post listing names no source posts, the server's posts are adopted by their
+        generated ids instead (`_server_posts`), and the posts of its generating sources are handed on."""
         client = await self._account_client(input.account_ref)
         # a retry makes only the reads an earlier attempt did not finish (`activities.carried`)
         sources = await carried_list("sources", Source, lambda: client.list_sources(input.persona_id))
@@ -122,9 +130,13 @@ class ContentActivities(ActivityBase):
                 by_source_post.setdefault(post.source_post_id, []).append(post)
         modes = set(input.source_modes.values())
         one_mode = next(iter(modes)) if len(modes) == 1 else None
+        # a listing that names no source post: the server's posts are adopted by their generated ids instead
+        by_id = bool(modes & SERVER_GENERATES) and any(p.id and not p.source_post_id for p in generated)
 
         items: list[PlannedPost] = []
         gone: list[str] = []
+        covered: list[str] = []  # the server generates them, and its posts are adopted by generated id
+        held: list[str] = []
         deferred = unattributed = 0
         for post_id in book.pending:
             sp = listed.get(post_id)
@@ -142,8 +154,13 @@ class ContentActivities(ActivityBase):
             else:
                 mode = "sync_only" if existing else "unknown"
             if not existing and mode != "sync_only":
+                if by_id and mode in SERVER_GENERATES:
+                    covered.append(post_id)
+                    continue
                 deferred += 1
                 unattributed += mode == "unknown"
+                if mode == "unknown" and len(held) < MAX_HELD_NAMED:
+                    held.append(post_id)
                 continue
             if len(items) >= input.limit:
                 deferred += 1
@@ -158,7 +175,12 @@ class ContentActivities(ActivityBase):
                     existing_generated_post_id=existing[0].id if existing else None,
                 )
             )
-        book = handed_on(book, gone)
+        book = handed_on(book, [*gone, *covered])
+        adopt_book, notes = input.adopt_book, []
+        if by_id:
+            heartbeat("telling the server's posts from ours")
+            adopt_book, adopted, notes = await self._server_posts(input, generated, input.limit - len(items))
+            items.extend(adopted)
         activity.logger.info(
             "persona %s: planned %d posts, deferred %d (%d of no known source), %d waiting",
             input.persona_id,
@@ -167,7 +189,78 @@ class ContentActivities(ActivityBase):
             unattributed,
             len(book.pending),
         )
-        return CyclePlan(items=items, deferred=deferred, unattributed=unattributed, book=book)
+        return CyclePlan(
+            items=items,
+            deferred=deferred,
+            unattributed=unattributed,
+            book=book,
+            adopt_book=adopt_book,
+            held=held,
+            notes=notes,
+        )
+
+    async def _server_posts(
+        self, input: PlanCycleInput, generated: list[GeneratedPost], room: int
+    ) -> tuple[PlanBook, list[PlannedPost], list[str]]:
+        """The server's posts to adopt by generated id, when the listing names no source posts.
+
+        A newly listed id is the server's unless our posts know it, our generate records claim it, or a
+        generate of ours is still unanswered and may have made it (then it waits for a later cycle). The
+        record of the listing (`activities.planning`) keeps every id from being adopted twice.
+        """
+        previous = input.adopt_book
+        book = read_listing([Listed(str(p.id), p.created_at) for p in generated if p.id], previous, input.backlog)
+        journal = GenerateJournal(self.store, input.account_ref)
+        ours = set(input.known_generated_ids) | await journal.claimed_ids(input.persona_id)
+        unanswered = await journal.unfinished_known_ids(input.persona_id)
+        server_modes = set(input.source_modes.values()) & SERVER_GENERATES
+        # never approve what the server may publish itself
+        mode = "auto_clone" if server_modes == {"auto_clone"} else "auto_publish"
+        earlier = set(previous.pending) if previous else set()
+        done: list[str] = []
+        relisted: list[str] = []
+        items: list[PlannedPost] = []
+        waiting = 0
+        for generated_post_id in book.pending:
+            if generated_post_id in ours:
+                done.append(generated_post_id)
+            elif book.changed and generated_post_id not in earlier:
+                # the known block changed: an id found by the record alone may be an old post listed anew
+                relisted.append(generated_post_id)
+            elif any(known is None or generated_post_id not in known for known in unanswered):
+                waiting += 1
+            elif len(items) < room:
+                items.append(
+                    PlannedPost(
+                        source_post_id="",
+                        automation_mode=mode,
+                        media_type="image",  # unknown: the cheaper kind's polls
+                        existing_generated_post_id=generated_post_id,
+                        adopted_by_id=True,
+                    )
+                )
+        notes = []
+        if len(server_modes) > 1:
+            notes.append(
+                "the server's posts name no source post, so auto_clone and auto_publish posts cannot be told "
+                "apart: each is followed as auto_publish and never approved by the bot (approve auto_clone posts "
+                "in the dashboard, or give those sources a persona of their own)"
+            )
+        if relisted:
+            notes.append(
+                f"the generated-post listing changed under the persona: {len(relisted)} posts found only by its "
+                "own record were not adopted (they may be old); check them in the dashboard"
+            )
+        if waiting:
+            notes.append(f"{waiting} generated posts wait for an unanswered generate of ours before adoption")
+        activity.logger.info(
+            "persona %s: adopting %d of the server's posts by generated id (%d ours, %d waiting)",
+            input.persona_id,
+            len(items),
+            len(done),
+            waiting,
+        )
+        return handed_on(book, [*done, *relisted]), items, notes
 
     @activity.defn
     @translated

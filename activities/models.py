@@ -201,6 +201,11 @@ class PlanCycleInput(AccountRef):
     # the persona's own record of its source posts (None: the first listing) and its backlog policy
     book: PlanBook | None = None
     backlog: int = Field(default=20, ge=0)
+    # the persona's record of its generated-post listing, for adopting the server's posts by generated id
+    # when the listing names no source posts (None: not listed that way yet)
+    adopt_book: PlanBook | None = None
+    # generated post ids the persona's own posts know (ours, or adopted already): never adopted again
+    known_generated_ids: list[str] = Field(default_factory=list)
 
 
 class PlannedPost(_Model):
@@ -212,6 +217,9 @@ class PlannedPost(_Model):
     # a generated post that already exists for this source post (server automation, or our own earlier
     # generate whose response was lost): the child adopts it instead of generating
     existing_generated_post_id: str | None = None
+    # the server's post, found by its generated id in a listing that names no source post: its source post
+    # is unknown (`source_post_id` is empty) and `existing_generated_post_id` is the post
+    adopted_by_id: bool = False
 
 
 class CyclePlan(_Model):
@@ -222,6 +230,12 @@ class CyclePlan(_Model):
     unattributed: int = 0
     # the record after this listing; the items stay pending in it until the workflow hands them on
     book: PlanBook | None = None
+    # the generated-post record after this listing (None: no adoption by generated id this cycle)
+    adopt_book: PlanBook | None = None
+    # some of the source posts held because their source is unknown (the status names them)
+    held: list[str] = Field(default_factory=list)
+    # what the status should say about adoption by generated id
+    notes: list[str] = Field(default_factory=list)
 
 
 class GenerateInput(AccountRef):
@@ -308,7 +322,6 @@ class DeliveriesView(_Model):
     @property
     def failed(self) -> int:
         return sum(1 for d in self.deliveries if d.status == "failed")
-
 
 
 # --- what Temporal says of a persona's posts ------------------------------------------------------------

@@ -43,8 +43,11 @@ def personas_table(statuses: list[PersonaStatus], now: datetime) -> Table:
     for s in statuses:
         c = s.counters
         stage = "paused" if s.paused else s.stage
-        problem = s.parked_reason or s.last_error or ("missing targets: " + ", ".join(s.targets_missing)
-                                                      if s.targets_missing else "")
+        problem = (
+            s.parked_reason
+            or s.last_error
+            or ("missing targets: " + ", ".join(s.targets_missing) if s.targets_missing else "")
+        )
         budget = f" / {_money(s.daily_credit_budget_cents)}" if s.daily_credit_budget_cents is not None else ""
         table.add_row(
             s.workflow_id, stage, problem, str(s.active_posts), str(c.generated + c.adopted), str(c.approved),
@@ -192,7 +195,8 @@ def post_view_text(view: PostView) -> list[str]:
     if inp is not None:
         p = inp.post
         lines.append(f"persona      {inp.persona_slug} (account {inp.account_ref})")
-        lines.append(f"source post  {p.source_post_id} ({p.media_type}, {p.automation_mode})")
+        source = p.source_post_id or "unknown (the server's post, adopted by its generated id)"
+        lines.append(f"source post  {source} ({p.media_type}, {p.automation_mode})")
         if p.caption:
             lines.append(f"source       {p.caption}")
     if d is not None:

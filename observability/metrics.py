@@ -124,7 +124,7 @@ POLL_KINDS: Mapping[str, str] = {
 }
 
 PUBLISHED_OUTCOMES = frozenset({"published", "partially_published"})
-NOT_FAILED_OUTCOMES = PUBLISHED_OUTCOMES | {"rejected", "composed"}
+NOT_FAILED_OUTCOMES = PUBLISHED_OUTCOMES | {"rejected", "composed", "server_published"}
 
 _warned = False
 

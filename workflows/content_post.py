@@ -8,7 +8,12 @@ same source post impossible. The steps, by the source's automation mode:
   calls generate again once it holds an id), wait for the media, ask for approval (or approve by policy),
   approve (no publishing target: the activity sends it to compose) or reject, follow the deliveries;
 * auto_clone: the server generates; adopt its post, then as sync_only from the media on;
-* auto_publish: the server generates and publishes; adopt, wait for its outgoing post, follow deliveries.
+* auto_publish: the server generates and publishes; adopt, wait for its outgoing post, follow deliveries
+  (a post adopted by its generated id, whose answers may name no outgoing post: see
+  `_follow_adopted_publication`).
+
+A post of the server found by its generated id (the listing names no source posts) starts from the media
+with that id, under `post-<persona slug>-adopted:<generated post id>`.
 
 Every outcome (published, rejected, media failed, a 404 on the way ...) is a result reported to the
 persona, not a workflow failure: only bugs fail a workflow. 402 and key problems park the post (see
@@ -35,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.reelmirror import ReelMirrorActivities
     from observability import metrics
-    from workflows import persona_loop, policies, polling
+    from workflows import persona_loop, persona_rules, policies, polling
     from workflows.durations import DurationObservation
     from workflows.models import (
         ContentPostInput,
@@ -128,7 +133,10 @@ class ContentPostWorkflow(PostRecords):
     async def _pipeline(self) -> None:
         generated_post_id = await self._obtain_generated_post()
         if self._inp.post.automation_mode == "auto_publish":
-            await self._follow_server_publication(generated_post_id)
+            if self._inp.post.adopted_by_id:
+                await self._follow_adopted_publication(generated_post_id)
+            else:
+                await self._follow_server_publication(generated_post_id)
             return
         view = await self._await_media(generated_post_id)
         if await self._already_settled(view):
@@ -235,6 +243,23 @@ class ContentPostWorkflow(PostRecords):
         if view.status == "composing":
             raise PostEnded("composed", "the server sent the post to compose")
         raise PostEnded("rejected", f"the post was {view.status} before the server published it")
+
+    async def _follow_adopted_publication(self, generated_post_id: str) -> None:
+        """auto_publish, adopted by generated id: the server approves by itself, so this post is never
+        approved here. Its media are the one thing promised; the outgoing post is followed when an answer
+        names it, and a post whose answers carry no status either ends as published by the server."""
+        self._decided = True  # the server's to decide: an operator's approval is refused
+        view = await self._await_media(generated_post_id)
+        if view.outgoing_post_id:
+            await self._track_deliveries(view.outgoing_post_id)
+            return
+        if view.status is not None:  # the answers show the post's status: wait for the server's approval
+            await self._follow_server_publication(generated_post_id)
+            return
+        raise PostEnded(
+            persona_rules.SERVER_PUBLISHED,
+            "published by the server, deliveries unknown (the answers name no outgoing post)",
+        )
 
     # --- approval ------------------------------------------------------------------------------------
 

@@ -187,6 +187,8 @@ class Counters(_Record):
     failed_deliveries: int = 0
     failed_posts: int = 0
     cancelled: int = 0
+    # auto_publish posts adopted by generated id whose answers named no outgoing post: deliveries unknown
+    server_published: int = 0
 
 
 class PersonaState(_Record):
@@ -213,6 +215,10 @@ class PersonaState(_Record):
     alerts_sent: list[str] = Field(default_factory=list)  # alert workflow ids started, newest last
     # how long this persona's syncs, media and deliveries took: its polls are planned from it
     durations: DurationSummary = Field(default_factory=DurationSummary)
+    # the record of the generated-post listing, when the server's posts are adopted by generated id
+    adopt_book: PlanBook | None = None
+    # generated post ids our own generates made lately (newest last, bounded): never adopted as the server's
+    own_generated_ids: list[str] = Field(default_factory=list)
 
 
 class PersonaLoopInput(_Record):
@@ -312,4 +318,3 @@ class AccountReply(_Record):
     checkout_url: str | None = None
     error: str | None = None
     error_type: str | None = None
-

@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages import PersonaStage
     from workflows.steps import RestRequested, StepFailed, Steps
 
+
 @workflow.defn
 class PersonaLoopWorkflow(PersonaViews):
     @workflow.init
@@ -66,6 +67,8 @@ class PersonaLoopWorkflow(PersonaViews):
         self._last_sync: str | None = None
         self._budget_note: str | None = None
         self._unattributed = 0  # source posts deferred because no answer names their source
+        self._held: list[str] = []  # some of those, named in the status
+        self._adoption_notes: list[str] = []  # what the last plan said about adoption by generated id
         self._setup_notes: list[str] = []
         self._cycles_this_run = 0
         self._watchers: set[asyncio.Task[None]] = set()
@@ -186,6 +189,8 @@ class PersonaLoopWorkflow(PersonaViews):
                     limit=limit,
                     book=self._state.plan_book,
                     backlog=self._config.backlog_posts,
+                    adopt_book=self._state.adopt_book,
+                    known_generated_ids=self._known_generated_ids(),
                 ),
                 policies.api_call(f"plan up to {limit} posts"),
             )
@@ -194,7 +199,10 @@ class PersonaLoopWorkflow(PersonaViews):
             return []
         if plan.book is not None:
             self._state.plan_book = plan.book
+        if plan.adopt_book is not None:
+            self._state.adopt_book = plan.adopt_book
         self._unattributed = plan.unattributed
+        self._held, self._adoption_notes = list(plan.held), list(plan.notes)
         left = persona_rules.budget_left(self._config, self._state, self._today())
         items = persona_rules.fit_budget(plan.items, self._config.costs, left)
         left_out = len(plan.items) - len(items)
@@ -210,9 +218,10 @@ class PersonaLoopWorkflow(PersonaViews):
             await self._start_post(item)
 
     async def _start_post(self, item: PlannedPost) -> None:
-        """One child per source post. Its entry (and budget reservation) exists before the start, so a
-        progress signal that overtakes the start result is never overwritten."""
-        child_id = persona_rules.child_workflow_id(self._slug, item.source_post_id)
+        """One child per source post (or per server's post adopted by generated id). Its entry (and budget
+        reservation) exists before the start, so a progress signal that overtakes the start result is never
+        overwritten."""
+        child_id = persona_rules.planned_workflow_id(self._slug, item)
         placeholder = PostProgress(workflow_id=child_id, source_post_id=item.source_post_id, stage="starting")
         self._state.active_posts[child_id] = placeholder
         self._state.reserved_cents[child_id] = persona_rules.estimated_cost(item, self._config.costs)
@@ -223,7 +232,7 @@ class PersonaLoopWorkflow(PersonaViews):
                 id=child_id,
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"{item.media_type} post from {item.source_post_id} ({item.automation_mode})",
+                static_summary=self._summary(item),
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info("Post %s is handled already (%s exists)", item.source_post_id, child_id)
@@ -234,8 +243,22 @@ class PersonaLoopWorkflow(PersonaViews):
             watcher = asyncio.create_task(self._watch_child(child_id, handle))
             self._watchers.add(watcher)
             watcher.add_done_callback(self._watchers.discard)
-        if self._state.plan_book is not None:
+        if item.adopted_by_id:
+            if self._state.adopt_book is not None and item.existing_generated_post_id:
+                self._state.adopt_book = handed_on(self._state.adopt_book, [item.existing_generated_post_id])
+        elif self._state.plan_book is not None:
             self._state.plan_book = handed_on(self._state.plan_book, [item.source_post_id])
+
+    @staticmethod
+    def _summary(item: PlannedPost) -> str:
+        if item.adopted_by_id:
+            return f"the server's post {item.existing_generated_post_id} ({item.automation_mode})"
+        return f"{item.media_type} post from {item.source_post_id} ({item.automation_mode})"
+
+    def _known_generated_ids(self) -> list[str]:
+        """Generated ids the persona's posts know: in flight, and its own generates lately."""
+        active = {p.generated_post_id for p in self._state.active_posts.values() if p.generated_post_id}
+        return sorted(active | set(self._state.own_generated_ids))
 
     async def _watch_child(self, child_id: str, handle: ChildWorkflowHandle[Any, PostResult]) -> None:
         """Within this run, a child that fails (a bug) or ends without its last signal still leaves the

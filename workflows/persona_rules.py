@@ -6,12 +6,17 @@ No workflow context here, so every rule is a plain function a unit test can call
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from activities.models import PlanBook, PlannedPost
 from workflows.config import CostTable, PersonaConfig, PublishingAccountConfig
 from workflows.models import PersonaState, PostProgress, PostResult
 from workflows.stages import PostStage
 
 __all__ = [
+    "MAX_OWN_IDS",
+    "SERVER_PUBLISHED",
+    "adopted_workflow_id",
     "apply_outcome",
     "budget_left",
     "child_workflow_id",
@@ -20,6 +25,7 @@ __all__ = [
     "estimated_cost",
     "fit_budget",
     "plan_limit",
+    "planned_workflow_id",
     "planning_notes",
     "progress_from_result",
     "record_progress",
@@ -27,6 +33,10 @@ __all__ = [
     "target_label",
 ]
 
+#: The outcome of an adopted auto_publish post the server published without the answers naming its outgoing post.
+SERVER_PUBLISHED = "server_published"
+#: Own generated ids the persona keeps beyond its generate records' retention.
+MAX_OWN_IDS = 200
 
 
 def estimated_cost(item: PlannedPost, costs: CostTable) -> int:
@@ -63,6 +73,19 @@ def child_workflow_id(slug: str, source_post_id: str) -> str:
     return f"post-{slug}-{source_post_id}"
 
 
+def adopted_workflow_id(slug: str, generated_post_id: str) -> str:
+    """The workflow id of a server's post adopted by its generated id: unique per generated post, so a repeat
+    start is refused, and marked so that it cannot be the id of a post started for a source post."""
+    return f"post-{slug}-adopted:{generated_post_id}"
+
+
+def planned_workflow_id(slug: str, item: PlannedPost) -> str:
+    """The workflow id of a planned post: by generated id for the server's posts adopted that way."""
+    if item.adopted_by_id and item.existing_generated_post_id:
+        return adopted_workflow_id(slug, item.existing_generated_post_id)
+    return child_workflow_id(slug, item.source_post_id)
+
+
 def target_label(account: PublishingAccountConfig) -> str:
     if account.platform and account.username:
         return f"{account.platform}/{account.username}"
@@ -83,6 +106,8 @@ def apply_outcome(state: PersonaState, progress: PostProgress) -> None:
         c.composed += 1
     elif outcome == "cancelled":  # `persona stop --now`: the operator's choice, not a failure
         c.cancelled += 1
+    elif outcome == SERVER_PUBLISHED:  # the server published it; the answers did not say where
+        c.server_published += 1
     else:  # delivery_failed, media_failed, failed
         c.failed_posts += 1
     c.published_deliveries += progress.published_deliveries
@@ -129,14 +154,27 @@ def budget_left(config: PersonaConfig, state: PersonaState, today: str) -> int |
     return max(0, budget - committed_today(state, today))
 
 
-def planning_notes(book: PlanBook | None, unattributed: int) -> list[str]:
+def planning_notes(
+    book: PlanBook | None,
+    unattributed: int,
+    held: Sequence[str] = (),
+    adoption: Sequence[str] = (),
+    server_published: int = 0,
+) -> list[str]:
     """What the status says about the fallbacks planning uses when the answers omit assumed fields."""
     notes: list[str] = []
     if unattributed:
+        named = f" (held: {', '.join(held)}{', ...' if len(held) < unattributed else ''})" if held else ""
         notes.append(
             f"{unattributed} source posts name no source (the answers carry no creator or source id): they are "
-            "not generated while a source of this persona lets the server generate; give sync_only sources a "
-            "persona of their own"
+            f"not generated while a source of this persona lets the server generate{named}; give sync_only "
+            "sources a persona of their own"
+        )
+    notes.extend(adoption)
+    if server_published:
+        notes.append(
+            f"{server_published} posts were published by the server with deliveries unknown (the answers name "
+            "no outgoing post)"
         )
     if book is not None and book.order not in (None, "posted_at"):
         direction = "newest first" if book.order == "newest_first" else "oldest first"
@@ -154,6 +192,7 @@ def count_generation(state: PersonaState, previous: PostProgress | None, progres
         return
     if progress.generated_by_us:
         state.counters.generated += 1
+        state.own_generated_ids = [*state.own_generated_ids, progress.generated_post_id][-MAX_OWN_IDS:]
     else:
         state.counters.adopted += 1
 

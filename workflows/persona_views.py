@@ -68,8 +68,18 @@ class PersonaViews:
             last_error=self._state.last_error,
             next_sync_at=self._next_sync_at,
             targets_missing=list(self._targets_missing),
-            notes=[*self._setup_notes, *persona_rules.planning_notes(self._state.plan_book, self._unattributed)],
+            notes=self._notes(),
         )
+
+    def _notes(self) -> list[str]:
+        planning = persona_rules.planning_notes(
+            self._state.plan_book,
+            self._unattributed,
+            held=self._held,
+            adoption=self._adoption_notes,
+            server_published=self._state.counters.server_published,
+        )
+        return [*self._setup_notes, *planning]
 
     def _pending_approvals(self) -> list[PendingApproval]:
         return [p.pending_approval for p in self._state.active_posts.values() if p.pending_approval is not None]
@@ -103,7 +113,7 @@ class PersonaViews:
             budget_note=self._budget_note,
             last_sync=self._last_sync,
             targets_missing=self._targets_missing,
-            notes=[*self._setup_notes, *persona_rules.planning_notes(self._state.plan_book, self._unattributed)],
+            notes=self._notes(),
         )
 
     @staticmethod

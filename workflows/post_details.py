@@ -26,7 +26,8 @@ def post_details(
     deliveries: Sequence[str],
 ) -> str:
     lines = [
-        f"**Post** source `{post.source_post_id}` ({post.media_type}, {post.automation_mode})"
+        (f"**Post** source `{post.source_post_id}`" if post.source_post_id else "**Post** the server's, source unknown")
+        + f" ({post.media_type}, {post.automation_mode})"
         + (f" → generated `{generated_post_id}`" if generated_post_id else ""),
         f"**Stage** {stage}",
     ]

@@ -83,7 +83,8 @@ class PostRecords:
         if decided_by is None and self._decided:
             decided_by = "policy" if self._inp.approval.mode == "auto" else "server"
         return decisions.DecisionState(
-            ids={self._inp.post.source_post_id, workflow.info().workflow_id, self._generated_post_id or ""},
+            # an adopted post of unknown source has no source post id: an empty id names nothing
+            ids={i for i in (self._inp.post.source_post_id, workflow.info().workflow_id, self._generated_post_id) if i},
             waiting=self._pending is not None,
             decided_by=decided_by,
             approved=self._decision.approve if self._decision else (True if self._decided else None),
