@@ -53,7 +53,7 @@ def read_listing(posts: Sequence[Listed], book: PlanBook | None, backlog: int) -
     )
     if book is None:
         order = "posted_at" if by_time else None
-        new = ids[len(ids) - backlog :] if backlog > 0 else []
+        new = ids[max(0, len(ids) - backlog) :] if backlog > 0 else []
         return _next_book(ids, order, new, None)
     k = book.known
     at_start = k <= len(ids) and _digest(ids[:k]) == book.digest

@@ -61,6 +61,8 @@ def test_the_backlog_policy_takes_the_newest_posts_of_the_first_listing() -> Non
     listing = [Listed(f"sp-{n}") for n in range(10)]
     assert read_listing(listing, None, backlog=0).pending == []
     assert read_listing(listing, None, backlog=3).pending == ["sp-9", "sp-8", "sp-7"]
+    # a backlog larger than the listing takes all of it (not a slice from a negative start)
+    assert read_listing(listing, None, backlog=12).pending == [f"sp-{n}" for n in range(9, -1, -1)]
 
 
 def test_a_changed_listing_falls_back_to_the_record_without_planning_twice() -> None:
