@@ -22,6 +22,7 @@ from activities.models import PlannedPost
 from workflows.config import ApprovalPolicy, CostTable
 from workflows.content_post import ContentPostWorkflow
 from workflows.models import ContentPostInput, PostProgress, PostRef, PostResult, RejectSignal
+from workflows.persona_rules import SERVER_PUBLISHED, adopted_workflow_id
 from workflows.policies import PollSchedule, Timing
 from workflows.stages import PostStage as Stage
 from workflows.steps import BALANCE_REASON
@@ -308,6 +309,70 @@ async def test_auto_publish_follows_the_server_deliveries(client, fake, start_wo
 
     assert result.outcome == "published" and result.published_deliveries == 2
     assert fake.calls["approve_post"] == 0 and fake.count("approve", by="server") == 1
+
+
+# --- the server's posts adopted by generated id (the listing named no source post) ---------------------
+
+
+def adopted_input(fake: FakeReelMirror, mode: str, approval: ApprovalPolicy = MANUAL) -> ContentPostInput:
+    """The child's input for a server's post of `mode` found by its generated id: its source is unknown."""
+    inp = post_input(fake, mode=mode, approval=approval)
+    server_post = fake.server_generate(inp.post.source_post_id, origin=mode)
+    post = PlannedPost(
+        source_post_id="",
+        automation_mode=mode,
+        media_type="image",
+        existing_generated_post_id=server_post.id,
+        adopted_by_id=True,
+    )
+    return inp.model_copy(update={"post": post})
+
+
+async def run_adopted(client: Client, task_queue: str, inp: ContentPostInput) -> PostResult:
+    assert inp.post.existing_generated_post_id is not None
+    wid = adopted_workflow_id(inp.persona_slug, inp.post.existing_generated_post_id)
+    return await client.execute_workflow(ContentPostWorkflow.run, inp, id=wid, task_queue=task_queue)
+
+
+async def test_an_adopted_auto_publish_post_without_an_outgoing_post_ends_published_by_the_server(
+    client, fake, start_worker
+):
+    fake.guide_views = True  # no status, no outgoing post: only the media are promised
+    inp = adopted_input(fake, "auto_publish")
+    async with start_worker(ContentPostWorkflow) as tq:
+        result = await run_adopted(client, tq, inp)
+
+    assert result.outcome == SERVER_PUBLISHED and "deliveries unknown" in (result.failure_reason or "")
+    assert result.cost_cents == 0 and result.generated_post_id == inp.post.existing_generated_post_id
+    assert fake.calls["approve_post"] == 0 and fake.count("generate", by="client") == 0
+
+
+async def test_an_adopted_auto_publish_post_with_a_status_waits_for_the_server_and_follows_it(
+    client, fake, start_worker
+):
+    inp = adopted_input(fake, "auto_publish")  # full answers: a status, then the server's outgoing post
+    async with start_worker(ContentPostWorkflow) as tq:
+        result = await run_adopted(client, tq, inp)
+
+    assert result.outcome == "published" and result.published_deliveries == 2
+    assert fake.calls["approve_post"] == 0 and fake.count("approve", by="server") == 1
+
+
+async def test_an_adopted_auto_clone_post_is_decided_by_the_operator_and_costs_nothing(client, fake, start_worker):
+    fake.guide_views = True
+    inp = adopted_input(fake, "auto_clone")
+    assert inp.post.existing_generated_post_id is not None
+    wid = adopted_workflow_id(inp.persona_slug, inp.post.existing_generated_post_id)
+    async with start_worker(ContentPostWorkflow) as tq:
+        handle = await client.start_workflow(ContentPostWorkflow.run, inp, id=wid, task_queue=tq)
+        waiting = await wait_for_stage(handle, Stage.AWAITING_APPROVAL)
+        assert waiting.pending_approval is not None and waiting.source_post_id == ""
+        await handle.signal(ContentPostWorkflow.approve, PostRef(post_id=inp.post.existing_generated_post_id))
+        result = await handle.result()
+        final = await status(handle)
+
+    assert result.outcome == "published" and result.cost_cents == 0 and not final.generated_by_us
+    assert fake.count("approve", by="client") == 1 and fake.count("generate", by="client") == 0
 
 
 # --- progress reported to the persona -------------------------------------------------------------------

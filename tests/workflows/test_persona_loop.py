@@ -421,3 +421,43 @@ def test_a_cancelled_post_is_counted_as_cancelled_not_failed() -> None:
     state = PersonaState()
     apply_outcome(state, PostProgress(workflow_id="post-x", source_post_id="sp", stage="done", outcome="cancelled"))
     assert (state.counters.cancelled, state.counters.failed_posts) == (1, 0)
+
+
+def test_a_server_post_adopted_by_generated_id_has_its_own_workflow_id_and_costs_nothing() -> None:
+    from workflows.persona_rules import adopted_workflow_id, child_workflow_id, estimated_cost, planned_workflow_id
+
+    adopted = PlannedPost(
+        source_post_id="", automation_mode="auto_clone", media_type="image",
+        existing_generated_post_id="gp-1", adopted_by_id=True,
+    )  # fmt: skip
+    assert planned_workflow_id("nova", adopted) == adopted_workflow_id("nova", "gp-1") == "post-nova-adopted:gp-1"
+    assert planned_workflow_id("nova", adopted) != child_workflow_id("nova", "gp-1")  # never a source post's id
+    assert estimated_cost(adopted, CostTable()) == 0
+
+
+def test_server_published_is_counted_apart_and_own_generated_ids_stay_bounded() -> None:
+    from workflows.models import PersonaState
+    from workflows.persona_rules import MAX_OWN_IDS, SERVER_PUBLISHED, apply_outcome, count_generation
+
+    state = PersonaState()
+    apply_outcome(state, PostProgress(workflow_id="post-x", source_post_id="", stage="done", outcome=SERVER_PUBLISHED))
+    assert (state.counters.server_published, state.counters.failed_posts) == (1, 0)
+    for n in range(MAX_OWN_IDS + 5):
+        ours = PostProgress(
+            workflow_id=f"post-{n}", source_post_id=f"sp-{n}", stage="rendering",
+            generated_post_id=f"gp-{n}", generated_by_us=True,
+        )  # fmt: skip
+        count_generation(state, None, ours)
+    adopted = PostProgress(workflow_id="post-a", source_post_id="", stage="rendering", generated_post_id="gp-server")
+    count_generation(state, None, adopted)
+    assert len(state.own_generated_ids) == MAX_OWN_IDS and state.own_generated_ids[-1] == f"gp-{MAX_OWN_IDS + 4}"
+    assert "gp-server" not in state.own_generated_ids and state.counters.adopted == 1
+
+
+def test_the_status_names_held_posts_and_advises_a_persona_of_their_own() -> None:
+    from workflows.persona_rules import planning_notes
+
+    notes = planning_notes(None, 7, held=["sp-1", "sp-2"], adoption=["about adoption"], server_published=3)
+    assert notes[0].startswith("7 source posts name no source") and "(held: sp-1, sp-2, ...)" in notes[0]
+    assert "a persona of their own" in notes[0] and "about adoption" in notes
+    assert any(n.startswith("3 posts were published by the server with deliveries unknown") for n in notes)

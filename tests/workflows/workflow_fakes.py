@@ -13,7 +13,8 @@ cannot tell the difference. Knobs script the unhappy paths:
 * `lose_generate_responses = n`: the next n generates commit, then raise a retryable TRANSPORT_ERROR;
 * `lose_key_answers = n`: the next n key creations commit, then raise TRANSPORT_ERROR (the next attempt
   reports their names as possibly orphaned, as the real activity does);
-* `media_fails`, `failing_platforms`, `server_generates_on_sync`, balance and costs.
+* `media_fails`, `failing_platforms`, `server_generates_on_sync`, balance and costs;
+* `guide_views = True`: a generated post's answer carries only its media statuses (no status, no outgoing post).
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ class FakeReelMirror:
         self.lose_key_answers = 0
         self.orphaned_keys: list[str] = []
         self.server_generates_on_sync = True
+        self.guide_views = False  # generated posts answer only their media statuses (the guide's promise)
         self._failures: dict[str, list[str]] = {}
         self._not_ready_left: dict[tuple[str, str], int] = {}
         if account_ref:
@@ -391,9 +393,12 @@ class FakeReelMirror:
         )
         return outgoing_id
 
-    @staticmethod
-    def _view(post: FakeGeneratedPost) -> GeneratedPostView:
-        return GeneratedPostView.model_validate(post)
+    def _view(self, post: FakeGeneratedPost) -> GeneratedPostView:
+        view = GeneratedPostView.model_validate(post)
+        if self.guide_views:
+            media = [MediaView(status=m.status) for m in view.media]
+            return GeneratedPostView(id=view.id, media=media)
+        return view
 
     # --- onboarding activities -------------------------------------------------------------------
 
@@ -787,8 +792,6 @@ class FakeReelMirror:
         if failed:
             return delivery.model_copy(update={"status": "failed", "error": f"{delivery.platform} refused the post"})
         return delivery.model_copy(update={"status": "published"})
-
-
 
 
 @workflow.defn
