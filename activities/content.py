@@ -73,10 +73,18 @@ class ContentActivities(ActivityBase):
         and the retry policy asks again until it is over.
         """
         client = await self._account_client(input.account_ref)
+        answered: dict[str, SyncJob] = {}
+
+        async def start() -> list[str]:
+            started = await client.sync_persona(input.persona_id)
+            answered.update({job.id: job for job in started.jobs or [] if job.id})
+            return list(started.job_ids)
+
         # a retry after a fault on a later read goes on with the sync this activity already started
-        job_ids = await carried_ids("sync_job_ids", lambda: _started_job_ids(client, input.persona_id))
+        job_ids = await carried_ids("sync_job_ids", start)
         heartbeat("checking for skipped jobs")
-        jobs = [await client.get_sync_job(job_id) for job_id in job_ids]
+        # the jobs' own states when the sync's answer carries them (assumed); else one read per job
+        jobs = [answered.get(job_id) or await client.get_sync_job(job_id) for job_id in job_ids]
         skipped = [job for job in jobs if job.status == "skipped"]
         if skipped:
             heartbeat("checking sources")
@@ -295,10 +303,6 @@ def _with_dedup_fields(posts: list[GeneratedPost]) -> list[GeneratedPost]:
     if any(post.id is None or post.source_post_id is None for post in posts):
         raise MalformedResponseError("generated posts listed without id or source_post_id: cannot deduplicate")
     return posts
-
-
-async def _started_job_ids(client: ReelMirrorClient, persona_id: str) -> list[str]:
-    return list((await client.sync_persona(persona_id)).job_ids)
 
 
 def _unseen_sync_running(skipped: SyncJob, source: Source | None) -> bool:

@@ -254,9 +254,11 @@ class PublishingTarget(ApiModel):
 
 
 class SyncStarted(ApiModel):
-    """``POST /v1/personas/{id}/sync``: one job per source (``.job_ids``)."""
+    """``POST /v1/personas/{id}/sync``: one job per source (``.job_ids``); ``jobs``, when the answer carries
+    them (assumed), are the jobs as they started, which spares a read of each."""
 
     job_ids: list[str]
+    jobs: list[SyncJob] | None = None
 
 
 class SyncJob(ApiModel):

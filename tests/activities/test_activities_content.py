@@ -299,6 +299,7 @@ async def test_a_sync_retried_after_a_failed_read_goes_on_with_the_sync_it_start
     account = await onboarded(card=False)
     setup = await persona_with_source(run, acts, account)
     persona = setup.input(PersonaInput, persona_id=setup.persona_id)
+    await sim_admin.patch_config({"answers": "guide"})  # the sync's answer names no job states: each is read
     await sim_admin.set_chaos(error_rates={"502": 1.0}, path_pattern=r"/sync-jobs/", methods=["GET"], max_faults=1)
     failed = await run.failure(acts.start_sync, persona)  # the sync started; reading its job failed
     assert failed.type == "UPSTREAM_ERROR"
@@ -309,3 +310,21 @@ async def test_a_sync_retried_after_a_failed_read_goes_on_with_the_sync_it_start
     assert set(started.statuses.values()) <= {"pending", "running"}
     syncs = await sim_admin.ledger(kind="sync", persona_id=setup.persona_id)
     assert [s["details"]["status"] for s in syncs] == ["pending"]
+
+
+async def test_a_sync_answer_that_carries_its_jobs_spares_reading_them(
+    run: Runner, acts: ReelMirrorActivities, sim_admin: SimulatorAdmin, onboarded: Callable[..., Awaitable[Account]]
+) -> None:
+    account = await onboarded(card=False)
+    setup = await persona_with_source(run, acts, account)
+    persona = setup.input(PersonaInput, persona_id=setup.persona_id)
+    await sim_admin.set_chaos(error_rates={"502": 1.0}, path_pattern=r"/sync-jobs/", methods=["GET"])
+    started = await run(acts.start_sync, persona)  # every read of a job would fail: none is made
+    assert len(started.job_ids) == 1 and set(started.statuses.values()) <= {"pending", "running"}
+    assert sum((await sim_admin.stats())["faults"].values()) == 0
+
+    # the guard still works from the answer alone: inside the cooldown the job is skipped, and the source's
+    # last completed sync (none yet) says the first one still runs
+    again = await run.failure(acts.start_sync, persona)
+    assert again.type == "NotReady"
+    assert sum((await sim_admin.stats())["faults"].values()) == 0

@@ -203,7 +203,7 @@ SHAPES = [
         {"id": "t1"},
         {"id": "t1", "persona_id": "p1", "connected_account_id": "a1", "platform": "tiktok", "username": "me"},
     ),
-    Shape(SyncStarted, {"job_ids": ["j1"]}, {"job_ids": ["j1"]}),
+    Shape(SyncStarted, {"job_ids": ["j1"]}, {"job_ids": ["j1"], "jobs": [{"id": "j1", "status": "pending"}]}),
     Shape(
         SyncJob,
         {"status": "completed"},
