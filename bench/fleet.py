@@ -128,21 +128,25 @@ def table(runs: list[Run]) -> Table:
 
 
 def plot(runs: list[Run], path: Path) -> None:
+    """Answered requests per minute against the limit (429s apart), 429s and posts delivered over time."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 3.5))
     for r, color in zip(runs, ("tab:blue", "tab:gray"), strict=False):
         times = [s for s, *_ in r.samples]
-        rates = [(b[1] - a[1]) / SAMPLE_S * 60 for a, b in zip([(0.0, 0, 0, 0), *r.samples], r.samples, strict=False)]
-        left.plot(times, rates, color=color, label=r.label)
-        right.plot(times, [c for _, _, c, _ in r.samples], color=color, label=r.label)
+        steps = list(zip([(0.0, 0, 0, 0), *r.samples], r.samples, strict=False))
+        answered = [((b[1] - b[2]) - (a[1] - a[2])) / (b[0] - a[0]) * 60 for a, b in steps]
+        left.plot(times, answered, color=color, label=r.label)
+        middle.plot(times, [c for _, _, c, _ in r.samples], color=color, label=r.label)
+        right.plot(times, [d for *_, d in r.samples], color=color, label=r.label)
     left.axhline(LIMIT, color="tab:red", linestyle="--", label="the key's limit")
-    left.set_title("requests per minute")
-    right.set_title("429s (cumulative)")
-    for ax in (left, right):
+    left.set_title("requests answered (not 429) per minute")
+    middle.set_title("429s (cumulative)")
+    right.set_title("posts delivered (cumulative)")
+    for ax in (left, middle, right):
         ax.set_xlabel("seconds")
     left.legend(fontsize=8)
     fig.tight_layout()
@@ -174,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         "rate_limited_429s": governed.rate_limited,
         "posts_per_minute": round(governed.posts_per_minute, 2),
         "goals_met": governed.rate_limited == 0 and governed.per_minute >= 0.8 * LIMIT,
+        "samples": {r.label: [[round(s, 1), n, c, d] for s, n, c, d in r.samples] for r in runs},
     }
     if len(runs) > 1:
         base = runs[1]

@@ -83,7 +83,7 @@ KINDS: dict[str, KindSpec] = {
     "sync": KindSpec(low=30, high=300, lag_budget_seconds=7.0, tail_step_seconds=30),
     "image": KindSpec(low=20, high=90, lag_budget_seconds=4.2, tail_step_seconds=15),
     "video": KindSpec(low=60, high=300, lag_budget_seconds=4.2, tail_step_seconds=30),
-    "delivery": KindSpec(low=10, high=60, lag_budget_seconds=4.2, tail_step_seconds=15),
+    "delivery": KindSpec(low=10, high=60, lag_budget_seconds=4.6, tail_step_seconds=15),
 }
 
 
