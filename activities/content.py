@@ -19,6 +19,7 @@ from activities.errors import not_ready, translated
 from activities.generate_journal import GenerateJournal
 from activities.generation import generate_once
 from activities.models import (
+    UNKNOWN_MEDIA_TYPE,
     CyclePlan,
     FindGeneratedInput,
     GenerateInput,
@@ -178,7 +179,7 @@ class ContentActivities(ActivityBase):
                     source_post_id=sp.id,
                     source_id=source.id if source else None,
                     automation_mode=mode,
-                    media_type=sp.media_type or "image",
+                    media_type=sp.media_type or UNKNOWN_MEDIA_TYPE,
                     caption=sp.caption,
                     existing_generated_post_id=existing[0].id if existing else None,
                 )

@@ -208,11 +208,15 @@ class PlanCycleInput(AccountRef):
     known_generated_ids: list[str] = Field(default_factory=list)
 
 
+#: The media type of a source post whose answer names none (`media_type` is assumed, not promised).
+UNKNOWN_MEDIA_TYPE = "unknown"
+
+
 class PlannedPost(_Model):
     source_post_id: str
     source_id: str | None = None
     automation_mode: str
-    media_type: str
+    media_type: str  # image, video, carousel, or UNKNOWN_MEDIA_TYPE
     caption: str | None = None
     # a generated post that already exists for this source post (server automation, or our own earlier
     # generate whose response was lost): the child adopts it instead of generating

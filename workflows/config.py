@@ -90,9 +90,10 @@ class CostTable(_Strict):
     carousel_cents: int = Field(default=75, ge=0, le=MAX_PRICE_CENTS)
 
     def for_media_type(self, media_type: str) -> int:
-        return {"image": self.image_cents, "video": self.video_cents, "carousel": self.carousel_cents}.get(
-            media_type, self.image_cents
-        )
+        """The price of a media type; a type the answers did not name (or one this table does not know)
+        counts at the highest price, so a daily budget is never overspent on a guess."""
+        prices = {"image": self.image_cents, "video": self.video_cents, "carousel": self.carousel_cents}
+        return prices.get(media_type, max(prices.values()))
 
 
 ALERT_EVENTS = ("decision_needed", "parked", "failed", "budget_reached")

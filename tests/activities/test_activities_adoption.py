@@ -13,7 +13,14 @@ from collections.abc import Awaitable, Callable
 from activity_helpers import Account, PersonaSetup, Runner, persona_with_source, synced, unique
 
 from activities.generate_journal import GenerateJournal
-from activities.models import CyclePlan, EnsureSourceInput, GenerateInput, PlanBook, PlanCycleInput
+from activities.models import (
+    UNKNOWN_MEDIA_TYPE,
+    CyclePlan,
+    EnsureSourceInput,
+    GenerateInput,
+    PlanBook,
+    PlanCycleInput,
+)
 from activities.planning import handed_on
 from activities.reelmirror import ReelMirrorActivities
 from activities.secrets import SecretStore
@@ -190,3 +197,15 @@ async def test_full_answers_keep_the_per_source_post_path(
     by_mode = {mode: [i for i in plan.items if i.automation_mode == mode] for mode in ("sync_only", "auto_clone")}
     assert len(by_mode["sync_only"]) == BACKLOG and len(by_mode["auto_clone"]) == BACKLOG
     assert all(i.existing_generated_post_id for i in by_mode["auto_clone"]) and plan.unattributed == 0
+
+
+async def test_guide_answers_name_no_media_type_and_the_plan_says_unknown(
+    run: Runner, acts: ReelMirrorActivities, sim_admin: SimulatorAdmin, onboarded: Callable[..., Awaitable[Account]]
+) -> None:
+    account = await onboarded()
+    await sim_admin.patch_config({"answers": "guide"})
+    setup, modes = await _persona(run, acts, sim_admin, account, "sync_only")
+
+    plan = await _plan(run, acts, setup, modes)
+    assert len(plan.items) == BACKLOG
+    assert {i.media_type for i in plan.items} == {UNKNOWN_MEDIA_TYPE}  # costed at the highest price, polled as images

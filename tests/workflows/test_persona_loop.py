@@ -414,6 +414,15 @@ def test_fit_budget_counts_only_posts_we_generate() -> None:
     assert fit_budget(items, CostTable(), remaining_cents=None) == items
 
 
+def test_a_post_of_unknown_media_type_counts_at_the_highest_price() -> None:
+    costs = CostTable(image_cents=25, video_cents=100, carousel_cents=75)
+    prices = [costs.for_media_type(m) for m in ("image", "video", "carousel", "unknown", "reel")]
+    assert prices == [25, 100, 75, 100, 100]
+    unknown = PlannedPost(source_post_id="a", automation_mode="sync_only", media_type="unknown")
+    assert fit_budget([unknown], costs, remaining_cents=99) == []  # an image's price would have let it through
+    assert fit_budget([unknown], costs, remaining_cents=100) == [unknown]
+
+
 def test_a_cancelled_post_is_counted_as_cancelled_not_failed() -> None:
     from workflows.models import PersonaState
     from workflows.persona_rules import apply_outcome
