@@ -50,7 +50,7 @@ lint: $(STAMP)
 
 test: $(STAMP) $(CHROMIUM) $(DOVECOT) postgresql
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-fast: $(STAMP) $(DOVECOT) postgresql
 	$(BIN)/python -m pytest -q -m "not slow"
