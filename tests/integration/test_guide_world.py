@@ -42,7 +42,8 @@ def stack_config(tmp_path_factory: pytest.TempPathFactory) -> StackConfig:
         time_scale=0.01,
         ui_port=None,
         state_dir=tmp_path_factory.mktemp("guide-stack"),
-        simulator_args=["--answers", "guide", "--webhook-delay", "60"],
+        # a short rate-limit window: the module's personas share one key, and a 429 waits for the reset
+        simulator_args=["--answers", "guide", "--webhook-delay", "60", "--rate-limit-window", "5"],
     )
 
 
