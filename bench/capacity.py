@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import sys
@@ -32,6 +31,7 @@ from temporalio.client import Client
 
 from bench.idle_workflow import TASK_QUEUE as BARE_QUEUE
 from bench.idle_workflow import IdleWorkflow
+from bench.output import save_figure, write_json
 from bench.rig import persona_config, process_cpu_seconds, process_rss_mb
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE, connect
@@ -222,10 +222,7 @@ def plot(figures: dict[str, object], path: Path) -> None:
             ax.axhline(goal, color="tab:red", linestyle="--")
         ax.set_title(title)
     fig.suptitle(f"{f['personas']} workflows on one worker")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,8 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop()
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_json(args.json, figures)
     if args.plot:
         plot(figures, args.out / "capacity.png")
     return 0

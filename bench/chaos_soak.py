@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import os
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from rich.table import Table
 
 from bench.fault_tail import CallTail, tails
 from bench.histories import POLL_ACTIVITIES
+from bench.output import save_figure, write_json
 from bench.soak import SoakConfig, SoakResult, run_soak
 from control.connection import connect
 from devstack.stack import LocalStack
@@ -198,10 +198,7 @@ def plot(result: SoakResult, path: Path) -> None:
         f"Chaos soak: {c.personas}+{int(c.manual)} personas x {c.posts} posts, {c.rate:.0%} per fault kind"
         f"{malformed}, all done in {result.seconds:.0f} s"
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
+    save_figure(fig, path, dpi=70)
 
 
 async def soak(stack: LocalStack, config: SoakConfig) -> SoakResult:
@@ -331,8 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = goals(runs[0][1] if len(runs) > 1 else None, result, tail)
     console.print(f"goals: {figures}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_json(args.json, figures)
     if args.plot:
         c = config
         path = args.out / f"chaos_soak_p{c.personas}_n{c.posts}_r{c.rate:g}_m{c.malformed_rate:g}_s{c.seed}.png"

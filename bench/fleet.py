@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.output import save_figure, write_json
 from bench.rig import PUBLISHING_ACCOUNT, persona_config
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE, connect
@@ -149,10 +149,7 @@ def plot(runs: list[Run], path: Path) -> None:
     for ax in (left, middle, right):
         ax.set_xlabel("seconds")
     left.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,8 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             "posts_per_minute": round(base.posts_per_minute, 2),
         }
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_json(args.json, figures)
     if args.plot:
         plot(runs, args.out / "fleet.png")
         console.print(f"plot: {args.out / 'fleet.png'}")

@@ -30,6 +30,7 @@ from rich.table import Table
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from bench.output import save_figure, write_json
 from bench.rig import PUBLISHING_ACCOUNT, account_key, all_closed, persona_config, process_cpu_seconds, wait_until
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE, connect
@@ -194,10 +195,7 @@ def plot(figures: dict[str, object], path: Path) -> None:
     ax.axvline(f["cpu_per_post_plain"] * GOAL_RATIO * 1000, color="tab:red", linestyle="--", label="goal: 3x")  # type: ignore[operator]
     ax.set_xlabel("CPU ms per post")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,8 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop()
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_json(args.json, figures)
     if args.plot:
         plot(figures, args.out / "overhead.png")
     return 0

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bench.guide_loops import GUIDE_STRATEGIES, Detection, JobRef
+from bench.output import save_figure, write_json
 from bench.rig import SCRIPT_AGENT, Rig, onboard_account, persona_config, rig
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE
@@ -343,10 +343,7 @@ def plot(documented: dict[str, dict[str, Figures]], narrow: dict[str, dict[str, 
         ax.set_xticks(range(len(KINDS)), KINDS)
         ax.set_title(title)
     left.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -382,8 +379,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "seconds": round(time.monotonic() - started),
     }  # fmt: skip
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(as_json(doc, nar, meta), indent=2) + "\n")
+        write_json(args.json, as_json(doc, nar, meta))
         console.print(f"json: {args.json}")
     if args.plot:
         path = args.out / "polling.png"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from rich.table import Table
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
+from bench.output import save_figure, write_json
 from bench.rig import persona_config
 from control import ops
 from control.connection import DEFAULT_TASK_QUEUE, connect
@@ -237,10 +237,7 @@ def plot(cases: list[Case], path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("seconds after kill -9")
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 async def run(stack: LocalStack) -> list[Case]:
@@ -275,10 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
     console.print(table(cases))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         figures = {"stages": {c.stage: round(c.seconds or -1, 1) for c in cases}, "goal_seconds": GOAL_SECONDS,
                    "worker_ready_seconds": {c.stage: round(c.worker_ready_s or -1, 1) for c in cases}}  # fmt: skip
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        write_json(args.json, figures)
     if args.plot:
         plot(cases, args.out / "recovery.png")
         console.print(f"plot: {args.out / 'recovery.png'}")
