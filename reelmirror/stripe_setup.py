@@ -79,6 +79,21 @@ def setup_intent_id(client_secret: SecretStr | str) -> str:
     return _intent_id(secret)
 
 
+def _publishable_client(
+    publishable_key: str, api_base: str | None, request_timeout: float
+) -> tuple[stripe.StripeClient, stripe.HTTPXClient]:
+    """A Stripe client acting as Stripe.js does (the publishable key, no retries of its own: the caller's
+    retry policy decides), and its HTTP client, which the caller closes."""
+    http_client = stripe.HTTPXClient(timeout=request_timeout)
+    client = stripe.StripeClient(
+        publishable_key,
+        base_addresses={"api": api_base} if api_base else None,
+        http_client=http_client,
+        max_network_retries=0,
+    )
+    return client, http_client
+
+
 def _intent_id(secret: str) -> str:
     intent_id, separator, _ = secret.partition("_secret_")
     if not separator or not intent_id.startswith("seti_"):
@@ -130,13 +145,7 @@ async def confirm_setup_intent(
     secrets = [secret, payment_method]
     intent_id = _intent_id(secret)
     _install_log_redaction()
-    http_client = stripe.HTTPXClient(timeout=request_timeout)
-    client = stripe.StripeClient(
-        publishable_key,
-        base_addresses={"api": api_base} if api_base else None,
-        http_client=http_client,
-        max_network_retries=0,
-    )
+    client, http_client = _publishable_client(publishable_key, api_base, request_timeout)
     params: Any = {"payment_method": payment_method, "client_secret": secret, "key": publishable_key}
     try:
         intent = await client.v1.setup_intents.confirm_async(intent_id, params=params)
@@ -183,13 +192,7 @@ async def retrieve_setup_intent(
     secrets = [secret]
     intent_id = _intent_id(secret)
     _install_log_redaction()
-    http_client = stripe.HTTPXClient(timeout=request_timeout)
-    client = stripe.StripeClient(
-        publishable_key,
-        base_addresses={"api": api_base} if api_base else None,
-        http_client=http_client,
-        max_network_retries=0,
-    )
+    client, http_client = _publishable_client(publishable_key, api_base, request_timeout)
     params: Any = {"client_secret": secret}
     try:
         intent = await client.v1.setup_intents.retrieve_async(intent_id, params=params)
