@@ -220,8 +220,8 @@ class ContentActivities(ActivityBase):
         previous = input.adopt_book
         book = read_listing([Listed(str(p.id), p.created_at) for p in generated if p.id], previous, input.backlog)
         journal = GenerateJournal(self.store, input.account_ref)
-        ours = set(input.known_generated_ids) | await journal.claimed_ids(input.persona_id)
-        unanswered = await journal.unfinished_known_ids(input.persona_id)
+        claimed, unanswered = await journal.claims(input.persona_id)
+        ours = set(input.known_generated_ids) | claimed
         server_modes = set(input.source_modes.values()) & SERVER_GENERATES
         # never approve what the server may publish itself
         mode = "auto_clone" if server_modes == {"auto_clone"} else "auto_publish"

@@ -111,14 +111,17 @@ class GenerateJournal:
         """Generated post ids our records already give to a source post of this persona."""
         return {r.generated_post_id for r in await self._persona_records(persona_id) if r.generated_post_id}
 
-    async def unfinished_known_ids(self, persona_id: str) -> list[set[str] | None]:
-        """Per unfinished request of this persona, the generated ids listed before it was sent (None when
-        not written down): any other id may be the post that request made."""
-        return [
+    async def claims(self, persona_id: str) -> tuple[set[str], list[set[str] | None]]:
+        """In one read of the persona's records: the generated ids they claim, and per unfinished request
+        the ids listed before it was sent (None when not written down; any other id may be its post)."""
+        records = await self._persona_records(persona_id)
+        claimed = {r.generated_post_id for r in records if r.generated_post_id}
+        unfinished = [
             set(r.pending.known_ids) if r.pending.known_ids is not None else None
-            for r in await self._persona_records(persona_id)
+            for r in records
             if r.pending is not None
         ]
+        return claimed, unfinished
 
     # --- storage ------------------------------------------------------------------------------------
 
